@@ -1,0 +1,44 @@
+"""llmd-eks: compose the components for this stack's phase and export its outputs."""
+
+import pulumi
+
+from components.cluster import AutoModeCluster
+from components.config import ConfigError, not_implemented
+from components.gateway import GatewayApiCrds, GatewayControlPlane
+from components.gpu_nodepool import GpuNodePool
+from components.llmd import LlmdStack
+from components.plan import outputs
+from components.pulumi_config import hf_token, load_settings
+
+# Configuration first: nothing is registered unless the whole stack is valid.
+try:
+    settings = load_settings()
+    if problems := not_implemented(settings):
+        raise ConfigError(problems)
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+cluster = AutoModeCluster("llmd", settings)
+gpu_pool = GpuNodePool("gpu", settings, cluster)
+crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
+control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
+LlmdStack(
+    "llm-d",
+    settings,
+    cluster.provider,
+    crds=crds.resources,
+    gateway_control_plane=[control_plane.istiod],
+    gpu_capacity=[gpu_pool.node_pool],
+    hf_token=hf_token(),
+)
+
+pulumi.export("clusterName", settings.cluster_name)
+pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+pulumi.export("region", pulumi.Config("aws").require("region"))
+pulumi.export("phase", settings.phase)
+pulumi.export("namespace", settings.serving.namespace)
+pulumi.export("modelName", settings.model.name)
+pulumi.export("gatewayService", outputs.gateway_service(settings))
+pulumi.export("portForwardCommand", outputs.port_forward_command(settings))
+pulumi.export("chatCompletionsCurl", outputs.chat_completions_curl(settings))
+pulumi.export("versions", settings.profile.deployed())

@@ -1,0 +1,1 @@
+"""Catalogues as data: GPU instance types (and, later, prices and models)."""

@@ -1,0 +1,157 @@
+"""AutoModeCluster: the VPC, the EKS Auto Mode cluster and the Kubernetes provider.
+
+Present in every phase with the same logical names and parent, so changing
+``llmd-eks:phase`` never replaces the cluster or the VPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from .config import Settings
+from .plan import network
+
+BUILT_IN_NODE_POOLS = ["system", "general-purpose"]  # at least one keeps the `default` NodeClass
+
+
+class Network(pulumi.ComponentResource):
+    """A new VPC: public and private subnets in three AZs, one NAT gateway."""
+
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmd:cluster:Network", name, None, opts)
+        protect = settings.cluster.protect
+        child = pulumi.ResourceOptions(parent=self, protect=protect)
+        tags = {"Name": settings.cluster_name, "llmd-eks/stack": settings.stack}
+        plan = network.subnet_cidrs(settings.cluster.vpc_cidr)
+        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=settings.cluster.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=tags,
+            opts=child,
+        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags=tags,
+            opts=child,
+        )
+        public: list[aws.ec2.Subnet] = []
+        for index, cidr in enumerate(plan.public):
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{index}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zones.names[index],
+                map_public_ip_on_launch=True,
+                tags={**tags, network.ELB_TAG: "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
+            )
+            public.append(subnet)
+
+        nat_ip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags=tags, opts=child)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat",
+            subnet_id=public[0].id,
+            allocation_id=nat_ip.id,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[igw]),
+        )
+        private_rt = aws.ec2.RouteTable(
+            f"{name}-private",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+            tags=tags,
+            opts=child,
+        )
+        private: list[aws.ec2.Subnet] = []
+        for index, cidr in enumerate(plan.private):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zones.names[index],
+                tags={**tags, network.INTERNAL_ELB_TAG: "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=private_rt.id, opts=child
+            )
+            private.append(subnet)
+
+        self.vpc_id = vpc.id
+        self.private_subnet_ids = [s.id for s in private]
+        self.public_subnet_ids = [s.id for s in public]
+        self.register_outputs({"vpcId": self.vpc_id})
+
+
+class AutoModeCluster(pulumi.ComponentResource):
+    """EKS with Auto Mode (built-in pools on), API authentication and an explicit provider."""
+
+    cluster: eks.Cluster
+    provider: k8s.Provider
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmd:cluster:AutoModeCluster", name, None, opts)
+        cfg = settings.cluster
+        if cfg.existing_vpc is not None:
+            vpc_id: pulumi.Input[str] = cfg.existing_vpc.vpc_id
+            private_ids: Sequence[pulumi.Input[str]] = list(cfg.existing_vpc.private_subnet_ids)
+            public_ids: Sequence[pulumi.Input[str]] = list(cfg.existing_vpc.public_subnet_ids)
+        else:
+            net = Network(f"{name}-network", settings, pulumi.ResourceOptions(parent=self))
+            vpc_id, private_ids, public_ids = net.vpc_id, net.private_subnet_ids, net.public_subnet_ids
+
+        self.cluster = eks.Cluster(
+            f"{name}-eks",
+            name=settings.cluster_name,
+            version=cfg.kubernetes_version,
+            vpc_id=vpc_id,
+            private_subnet_ids=list(private_ids),
+            public_subnet_ids=list(public_ids) or None,
+            authentication_mode=eks.AuthenticationMode.API,
+            # Plain values: the provider needs `enabled` known at preview.
+            auto_mode=eks.AutoModeOptionsArgs(
+                enabled=True,
+                compute_config=eks.ClusterComputeConfigArgs(node_pools=list(BUILT_IN_NODE_POOLS)),
+            ),
+            # Auto Mode nodes use the EKS-created cluster security group.
+            skip_default_security_groups=True,
+            skip_default_node_group=True,
+            endpoint_public_access=cfg.endpoint_public_access,
+            endpoint_private_access=True,
+            public_access_cidrs=list(cfg.public_access_cidrs) if cfg.endpoint_public_access else None,
+            deletion_protection=cfg.protect,
+            tags={"llmd-eks/stack": settings.stack},
+            opts=pulumi.ResourceOptions(parent=self, protect=cfg.protect),
+        )
+        self.kubeconfig = self.cluster.kubeconfig_json
+        self.private_subnet_ids = private_ids
+        self.security_group_id = self.cluster.cluster_security_group_id
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"clusterName": settings.cluster_name})

@@ -1,0 +1,85 @@
+"""GpuNodePool: an Auto Mode NodeClass with a larger disk and a GPU NodePool."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .cluster import AutoModeCluster
+from .config import Settings
+from .plan import nodepool
+from .plan.names import GPU_NODEPOOL
+
+_EC2_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+)
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    node_pool: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        cluster: AutoModeCluster,
+        node_labels: dict[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("llmd:gpu:GpuNodePool", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=_EC2_TRUST, opts=child)
+        attachments = [
+            aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child)
+            for arn in nodepool.AUTO_NODE_ROLE_POLICIES
+        ]
+        # A custom NodeClass's role needs an EC2 access entry with the Auto node policy.
+        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster.cluster])
+        entry = aws.eks.AccessEntry(
+            f"{name}-access-entry",
+            cluster_name=settings.cluster_name,
+            principal_arn=role.arn,
+            type="EC2",
+            opts=after_cluster,
+        )
+        association = aws.eks.AccessPolicyAssociation(
+            f"{name}-auto-node-policy",
+            cluster_name=settings.cluster_name,
+            principal_arn=role.arn,
+            policy_arn=nodepool.AUTO_NODE_POLICY,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+        )
+        node_class = k8s.apiextensions.CustomResource(
+            f"{name}-nodeclass",
+            api_version="eks.amazonaws.com/v1",
+            kind="NodeClass",
+            metadata={"name": GPU_NODEPOOL},
+            spec=nodepool.node_class_spec(
+                settings, role.name, cluster.private_subnet_ids, cluster.security_group_id
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=cluster.provider, depends_on=[association, *attachments]
+            ),
+        )
+        self.node_pool = k8s.apiextensions.CustomResource(
+            f"{name}-nodepool",
+            api_version="karpenter.sh/v1",
+            kind="NodePool",
+            metadata={"name": GPU_NODEPOOL},
+            spec=nodepool.node_pool_spec(settings, node_labels),
+            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[node_class]),
+        )
+        self.register_outputs({"nodePool": GPU_NODEPOOL})

@@ -1,0 +1,89 @@
+"""LlmdStack: namespace, HF token, the three llm-d releases and the HTTPRoute."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .config import Settings
+from .helm import release
+from .plan import llmd as plan
+from .plan.names import HF_TOKEN_KEY, HF_TOKEN_SECRET, RELEASES
+
+# Model servers become ready only after a GPU node joins and the weights load.
+MODEL_SERVER_TIMEOUT_S = 45 * 60
+
+
+class LlmdStack(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        provider: k8s.Provider,
+        *,
+        crds: Sequence[pulumi.Resource],
+        gateway_control_plane: Sequence[pulumi.Resource],
+        gpu_capacity: Sequence[pulumi.Resource],
+        hf_token: pulumi.Output[str] | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("llmd:llmd:LlmdStack", name, None, opts)
+        profile = settings.profile
+
+        def on_cluster(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": settings.serving.namespace}, opts=on_cluster()
+        )
+        ns = namespace.metadata.name
+        model_deps: list[pulumi.Resource] = list(gpu_capacity)
+        if hf_token is not None:
+            model_deps.append(
+                k8s.core.v1.Secret(
+                    f"{name}-hf-token",
+                    metadata={"name": HF_TOKEN_SECRET, "namespace": ns},
+                    type="Opaque",
+                    string_data={HF_TOKEN_KEY: pulumi.Output.secret(hf_token)},
+                    opts=pulumi.ResourceOptions.merge(
+                        on_cluster(), pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
+                    ),
+                )
+            )
+
+        infra = release(
+            f"{name}-infra",
+            profile.llm_d_infra,
+            release_name=RELEASES.infra,
+            namespace=ns,
+            values=plan.infra_values(settings),
+            opts=on_cluster(*crds, *gateway_control_plane),
+        )
+        pool = release(
+            f"{name}-inferencepool",
+            profile.inferencepool,
+            release_name=RELEASES.inferencepool,
+            namespace=ns,
+            values=plan.inferencepool_values(settings),
+            opts=on_cluster(*crds, *gateway_control_plane),
+        )
+        release(
+            f"{name}-modelservice",
+            profile.modelservice,
+            release_name=RELEASES.modelservice,
+            namespace=ns,
+            values=plan.modelservice_values(settings),
+            timeout_s=MODEL_SERVER_TIMEOUT_S,
+            opts=on_cluster(*model_deps),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-httproute",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata={"name": "llm-d", "namespace": ns},
+            spec=plan.httproute_spec(settings),
+            opts=on_cluster(*crds, infra, pool),
+        )
+        self.register_outputs({"namespace": ns})

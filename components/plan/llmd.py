@@ -1,0 +1,169 @@
+"""Helm values for the llm-d charts and the HTTPRoute that joins them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Settings
+from .gateway import GATEWAY_CLASS
+from .names import (
+    GATEWAY_LISTENER_PORT,
+    GPU_NODEPOOL,
+    GPU_RESOURCE,
+    HF_TOKEN_SECRET,
+    MODEL_SERVER_PORT,
+    RELEASES,
+    model_server_labels,
+)
+from .nodepool import GPU_TOLERATION
+
+NLB_CLASS = "eks.amazonaws.com/nlb"
+NLB_SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+NLB_SCHEMES = {"internal-nlb": "internal", "internet-nlb": "internet-facing"}
+
+# A 65 GB model takes 10-20 minutes to download from Hugging Face and a few
+# more to load; the startup probe allows 30 minutes before the kubelet gives up.
+STARTUP_PROBE_PERIOD_S = 10
+STARTUP_PROBE_FAILURES = 180
+SHM_SIZE = "16Gi"  # NCCL between tensor-parallel workers uses /dev/shm
+
+
+def gateway_class(settings: Settings) -> str:
+    return GATEWAY_CLASS[settings.serving.gateway]
+
+
+def infra_values(settings: Settings) -> dict[str, Any]:
+    exposure = settings.serving.exposure
+    gateway: dict[str, Any] = {"provider": settings.serving.gateway}
+    if exposure == "cluster-ip":
+        gateway["service"] = {"type": "ClusterIP"}
+    else:
+        gateway["service"] = {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS}
+        # The chart has no Service annotations for Istio; Istio copies the
+        # Gateway's annotations onto the Service it deploys.
+        gateway["annotations"] = {NLB_SCHEME_ANNOTATION: NLB_SCHEMES[exposure]}
+    return {"gateway": gateway}
+
+
+def inferencepool_values(settings: Settings) -> dict[str, Any]:
+    profile = settings.profile
+    return {
+        "inferenceExtension": {
+            "replicas": 1,
+            "image": {
+                "hub": profile.epp_image.hub,
+                "name": profile.epp_image.name,
+                "tag": profile.epp_image.tag,
+                "pullPolicy": "IfNotPresent",
+            },
+            "extProcPort": 9002,
+            "pluginsConfigFile": profile.epp_plugins_config_file,
+        },
+        "inferencePool": {
+            "targetPorts": [{"number": MODEL_SERVER_PORT}],
+            "modelServerType": "vllm",
+            "modelServers": {"matchLabels": model_server_labels(settings)},
+        },
+        "provider": {"name": settings.serving.gateway},
+    }
+
+
+def vllm_args(settings: Settings) -> list[str]:
+    model = settings.model
+    return [
+        "--max-model-len",
+        str(model.max_model_len),
+        "--gpu-memory-utilization",
+        f"{model.gpu_memory_utilization:g}",
+        *model.extra_args,
+    ]
+
+
+def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": MODEL_SERVER_PORT},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 5,
+    }
+
+
+def vllm_container(settings: Settings) -> dict[str, Any]:
+    gpus = str(settings.model.tensor_parallelism)
+    return {
+        "name": "vllm",
+        "image": settings.profile.vllm_image.ref,
+        "modelCommand": "vllmServe",
+        "args": vllm_args(settings),
+        "ports": [{"containerPort": MODEL_SERVER_PORT, "name": "metrics", "protocol": "TCP"}],
+        "resources": {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}},
+        "mountModelVolume": True,
+        "volumeMounts": [
+            {"name": "metrics-volume", "mountPath": "/.config"},
+            {"name": "shm", "mountPath": "/dev/shm"},
+        ],
+        "startupProbe": _http_probe("/health", STARTUP_PROBE_PERIOD_S, STARTUP_PROBE_FAILURES),
+        "livenessProbe": _http_probe("/health", 10, 3),
+        "readinessProbe": _http_probe("/v1/models", 5, 3),
+    }
+
+
+def modelservice_values(settings: Settings) -> dict[str, Any]:
+    model = settings.model
+    artifacts: dict[str, Any] = {
+        "uri": f"hf://{model.name}",
+        "name": model.name,
+        # emptyDir sizeLimit for the downloaded weights: at most the node's disk.
+        "size": settings.gpu.ephemeral_storage,
+        "labels": model_server_labels(settings),
+    }
+    if settings.has_hf_token:
+        artifacts["authSecretName"] = HF_TOKEN_SECRET
+    return {
+        "multinode": False,
+        "modelArtifacts": artifacts,
+        "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
+        "decode": {
+            "create": True,
+            "replicas": model.replicas,
+            "parallelism": {"tensor": model.tensor_parallelism},
+            "nodeSelector": {"karpenter.sh/nodepool": GPU_NODEPOOL},
+            "tolerations": [dict(GPU_TOLERATION)],
+            "containers": [vllm_container(settings)],
+            "volumes": [
+                {"name": "metrics-volume", "emptyDir": {}},
+                {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
+            ],
+        },
+        "prefill": {"create": False},
+    }
+
+
+def httproute_spec(settings: Settings) -> dict[str, Any]:
+    """Gateway -> InferencePool, names as the releases create them."""
+    return {
+        "parentRefs": [
+            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": RELEASES.gateway}
+        ],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [
+                    {
+                        "group": "inference.networking.k8s.io",
+                        "kind": "InferencePool",
+                        "name": RELEASES.inference_pool,
+                        "port": MODEL_SERVER_PORT,
+                    }
+                ],
+                # Streamed generations run for minutes; no route timeout.
+                "timeouts": {"request": "0s", "backendRequest": "0s"},
+            }
+        ],
+    }
+
+
+def gateway_service_address(settings: Settings) -> tuple[str, str, int]:
+    """(namespace, Service name, port) of the Service the gateway class deploys."""
+    service = RELEASES.gateway_service(gateway_class(settings))
+    return settings.serving.namespace, service, GATEWAY_LISTENER_PORT

@@ -1,0 +1,34 @@
+"""Human-facing stack outputs: how to reach the OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import json
+
+from ..config import Settings
+from .llmd import gateway_service_address
+
+LOCAL_PORT = 8080
+
+
+def gateway_service(settings: Settings) -> str:
+    namespace, service, port = gateway_service_address(settings)
+    return f"{namespace}/{service}:{port}"
+
+
+def port_forward_command(settings: Settings) -> str:
+    namespace, service, port = gateway_service_address(settings)
+    return f"kubectl port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
+
+
+def chat_completions_curl(settings: Settings) -> str:
+    body = json.dumps(
+        {
+            "model": settings.model.name,
+            "messages": [{"role": "user", "content": "What is Kubernetes? Answer in one sentence."}],
+            "max_tokens": 128,
+        }
+    )
+    return (
+        f"curl -s http://localhost:{LOCAL_PORT}/v1/chat/completions "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )

@@ -1,0 +1,110 @@
+"""Pinned version profiles: every chart, manifest and image the program deploys.
+
+A profile is selected by ``llmd-eks:serving.release``. Adding a profile is adding
+a row to ``PROFILES``; components read versions only from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A Helm chart pinned to one version, from a classic repository or an OCI registry."""
+
+    chart: str
+    version: str
+    repository: str | None = None  # None: ``chart`` is an ``oci://`` reference
+
+    def __post_init__(self) -> None:
+        if self.repository is None and not self.chart.startswith("oci://"):
+            raise ValueError(f"chart {self.chart!r} needs a repository or an oci:// reference")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A pinned multi-document YAML manifest published as a release asset."""
+
+    version: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str
+
+    @property
+    def hub(self) -> str:
+        return self.repository.rsplit("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.rsplit("/", 1)[1]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class VersionProfile:
+    name: str
+    gateway_api_crds: Manifest
+    gaie_crds: Manifest
+    istio_base: HelmChart
+    istiod: HelmChart
+    llm_d_infra: HelmChart
+    inferencepool: HelmChart
+    modelservice: HelmChart
+    epp_image: Image
+    vllm_image: Image
+    # The scheduler image's built-in plugin file: prefix-cache-scorer 3,
+    # queue-scorer 2, kv-cache-utilization-scorer 2 (upstream default).
+    epp_plugins_config_file: str
+
+    def deployed(self) -> dict[str, str]:
+        """What the ``versions`` stack output reports."""
+        return {
+            "profile": self.name,
+            "gatewayApiCrds": self.gateway_api_crds.version,
+            "gaieCrds": self.gaie_crds.version,
+            "istio": self.istiod.version,
+            "llmDInfra": self.llm_d_infra.version,
+            "inferencepool": self.inferencepool.version,
+            "llmDModelservice": self.modelservice.version,
+            "endpointPicker": self.epp_image.ref,
+            "vllm": self.vllm_image.ref,
+        }
+
+
+_ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
+
+PROFILES: dict[str, VersionProfile] = {
+    "v0.6": VersionProfile(
+        name="v0.6",
+        gateway_api_crds=Manifest(
+            "v1.5.1",
+            "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml",
+        ),
+        gaie_crds=Manifest(
+            "v1.4.0",
+            "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.4.0/manifests.yaml",
+        ),
+        istio_base=HelmChart("base", "1.29.1", _ISTIO_REPO),
+        istiod=HelmChart("istiod", "1.29.1", _ISTIO_REPO),
+        llm_d_infra=HelmChart("llm-d-infra", "v1.4.0", "https://llm-d-incubation.github.io/llm-d-infra/"),
+        inferencepool=HelmChart(
+            "oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool", "v1.4.0"
+        ),
+        modelservice=HelmChart(
+            "llm-d-modelservice", "v0.4.9", "https://llm-d-incubation.github.io/llm-d-modelservice/"
+        ),
+        epp_image=Image("ghcr.io/llm-d/llm-d-inference-scheduler", "v0.7.0"),
+        vllm_image=Image("ghcr.io/llm-d/llm-d-cuda", "v0.6.0"),
+        epp_plugins_config_file="default-plugins.yaml",
+    ),
+}
+
+DEFAULT_PROFILE = "v0.6"

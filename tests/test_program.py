@@ -1,0 +1,300 @@
+"""The program under mocks: the graph ARCHITECTURE §2 describes, asserted from registrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import mockrun
+from components.mockrun import Recording, Registration
+from components.plan.names import modelservice_fullname
+from tests.conftest import HF_TOKEN, STACK_FILES, stack_config
+
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
+HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "p4d-tp4": {"gpu": {"instanceFamilies": ["p4d"], "maxGpus": 8}, "model": {"tensorParallelism": 4, "replicas": 2}},
+    "p5-spot": {"gpu": {"instanceFamilies": ["p5", "p5e"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 8}},
+    "internal-nlb": {"serving": {"exposure": "internal-nlb"}},
+    "internet-nlb": {"serving": {"exposure": "internet-nlb", "namespace": "inference"}},
+    "existing-vpc": {
+        "cluster": {
+            "existingVpc": {
+                "vpcId": "vpc-0abc",
+                "privateSubnetIds": ["subnet-01", "subnet-02", "subnet-03"],
+                "publicSubnetIds": ["subnet-04"],
+            }
+        }
+    },
+    "extra-args": {"model": {"extraArgs": ["--enable-prefix-caching"], "replicas": 1}},
+}
+
+
+def committed_stacks() -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    return [stack_config(path) for path in STACK_FILES]
+
+
+def all_runs() -> list[tuple[str, Recording]]:
+    runs = []
+    for stack, config, secrets in committed_stacks():
+        runs.append((stack, mockrun.run_program(stack, config, secrets)))
+    base_stack, base, _ = stack_config(Path(STACK_FILES[0]).parent / "Pulumi.dev.yaml")
+    for variant, overrides in VARIANTS.items():
+        config = {**base, **mockrun.namespaced(overrides)}
+        secrets = {"llmd-eks:hfToken": HF_TOKEN} if variant in {"internal-nlb", "existing-vpc"} else {}
+        runs.append((variant, mockrun.run_program(variant, config, secrets)))
+    return runs
+
+
+RUNS = all_runs()
+IDS = [name for name, _ in RUNS]
+
+
+@pytest.fixture(params=RUNS, ids=IDS)
+def recording(request: pytest.FixtureRequest) -> Recording:
+    return request.param[1]
+
+
+def values(reg: Registration) -> dict[str, Any]:
+    return dict(reg.inputs.get("values", {}))
+
+
+def test_every_committed_stack_runs() -> None:
+    assert {"dev", "prod"} <= {name for name, _ in RUNS}
+
+
+def test_no_duplicate_urns(recording: Recording) -> None:
+    urns = [r.urn for r in recording.resources]
+    assert len(urns) == len(set(urns))
+
+
+def test_one_auto_mode_cluster(recording: Recording) -> None:
+    cluster = recording.one("eks:index:Cluster")
+    auto = cluster.inputs["autoMode"]
+    assert auto["enabled"] is True
+    assert sorted(auto["computeConfig"]["nodePools"]) == ["general-purpose", "system"]
+    assert cluster.inputs["authenticationMode"] == "API"
+    assert cluster.inputs["version"] == "1.34"
+    assert cluster.inputs["name"] == recording.outputs["clusterName"]
+
+
+def test_every_kubernetes_resource_uses_the_explicit_provider(recording: Recording) -> None:
+    provider = recording.one(K8S_PROVIDER)
+    assert provider.inputs["kubeconfig"], "provider built from the cluster's kubeconfig"
+    k8s = [r for r in recording.resources if r.type.startswith("kubernetes:")]
+    assert k8s
+    for reg in k8s:
+        assert reg.provider_urn == provider.urn, f"{reg.type} {reg.name} uses the default provider"
+
+
+def test_every_child_has_a_component_parent(recording: Recording) -> None:
+    components = {r.urn for r in recording.resources if r.type.startswith("llmd:")}
+    for reg in recording.resources:
+        if not reg.type.startswith("llmd:"):
+            assert reg.parent in components, f"{reg.type} {reg.name} is not parented to a component"
+
+
+def _crd_files(recording: Recording) -> dict[str, str]:
+    files = recording.of_type(CONFIG_FILE)
+    return {("gaie" if "inference-extension" in r.inputs["file"] else "gateway-api"): r.urn for r in files}
+
+
+def test_crds_come_from_pinned_release_manifests(recording: Recording) -> None:
+    files = sorted(r.inputs["file"] for r in recording.of_type(CONFIG_FILE))
+    assert files == [
+        "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.4.0/manifests.yaml",
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml",
+    ]
+
+
+def test_ordering_edges_are_on_the_resources_themselves(recording: Recording) -> None:
+    crds = _crd_files(recording)
+    base = recording.release("istio-base")
+    istiod = recording.release("istiod")
+    infra = recording.release("llm-d-infra")
+    pool = recording.release("llm-d-inferencepool")
+    route = recording.one(HTTPROUTE)
+    assert base.urn in recording.waits_for(istiod)
+    assert {crds["gateway-api"], crds["gaie"]} <= recording.waits_for(istiod)
+    assert {istiod.urn, crds["gateway-api"]} <= recording.waits_for(infra)
+    assert {istiod.urn, crds["gaie"]} <= recording.waits_for(pool)
+    assert {crds["gateway-api"], crds["gaie"], infra.urn, pool.urn} <= recording.waits_for(route)
+    nodepool = recording.one("kubernetes:karpenter.sh/v1:NodePool")
+    nodeclass = recording.one("kubernetes:eks.amazonaws.com/v1:NodeClass")
+    association = recording.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert nodeclass.urn in recording.waits_for(nodepool)
+    assert association.urn in recording.waits_for(nodeclass)
+    assert nodepool.urn in recording.waits_for(recording.release("llm-d-modelservice"))
+
+
+def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
+    releases = recording.helm_releases()
+    assert {r.inputs["name"] for r in releases} == {
+        "istio-base", "istiod", "llm-d-infra", "llm-d-inferencepool", "llm-d-modelservice"
+    }
+    for reg in releases:
+        assert reg.inputs["version"], f"{reg.name} is not pinned"
+    assert recording.release("llm-d-infra").inputs["version"] == "v1.4.0"
+    assert recording.release("llm-d-inferencepool").inputs["version"] == "v1.4.0"
+    assert recording.release("llm-d-modelservice").inputs["version"] == "v0.4.9"
+    assert recording.release("istiod").inputs["version"] == "1.29.1"
+    istiod_env = values(recording.release("istiod"))["pilot"]["env"]
+    assert istiod_env["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
+
+
+def test_httproute_targets_what_the_releases_create(recording: Recording) -> None:
+    infra = recording.release("llm-d-infra")
+    pool = recording.release("llm-d-inferencepool")
+    route = recording.one(HTTPROUTE)
+    spec = route.inputs["spec"]
+    # llm-d-infra names its Gateway "<release>-inference-gateway"; the
+    # inferencepool chart names the InferencePool after its release.
+    assert spec["parentRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": f"{infra.inputs['name']}-inference-gateway"}
+    ]
+    backend = spec["rules"][0]["backendRefs"][0]
+    assert (backend["group"], backend["kind"], backend["name"]) == (
+        "inference.networking.k8s.io", "InferencePool", pool.inputs["name"]
+    )
+    assert backend["port"] == values(pool)["inferencePool"]["targetPorts"][0]["number"]
+    assert route.inputs["metadata"]["namespace"] == infra.inputs["namespace"] == pool.inputs["namespace"]
+
+
+def test_inference_pool_selects_exactly_the_model_pods(recording: Recording) -> None:
+    ms = values(recording.release("llm-d-modelservice"))
+    pool = values(recording.release("llm-d-inferencepool"))
+    selector = pool["inferencePool"]["modelServers"]["matchLabels"]
+    # The modelservice chart labels decode pods modelArtifacts.labels + llm-d.ai/role.
+    decode_pod_labels = {**ms["modelArtifacts"]["labels"], "llm-d.ai/role": "decode"}
+    assert selector.items() <= decode_pod_labels.items()
+    assert selector == ms["modelArtifacts"]["labels"]
+    assert "llm-d.ai/model" in selector, "the selector must not match other models' pods"
+
+
+def test_model_servers_follow_the_model_config(recording: Recording) -> None:
+    ms = values(recording.release("llm-d-modelservice"))
+    model = ms["modelArtifacts"]["name"]
+    decode = ms["decode"]
+    tp = decode["parallelism"]["tensor"]
+    container = decode["containers"][0]
+    assert ms["modelArtifacts"]["uri"] == f"hf://{model}"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == str(tp)
+    assert "--max-model-len" in container["args"] and "--gpu-memory-utilization" in container["args"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in decode["tolerations"]
+    assert ms["routing"]["proxy"]["enabled"] is False
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 20 * 60, "a 65 GB download takes 10-20 min"
+    assert recording.outputs["modelName"] == model
+
+
+def test_gpu_nodepool_follows_the_design(recording: Recording) -> None:
+    spec = recording.one("kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]
+    requirements = {r["key"]: r for r in spec["template"]["spec"]["requirements"]}
+    assert "eks.amazonaws.com/instance-family" in requirements
+    assert "eks.amazonaws.com/instance-category" not in requirements
+    assert requirements["kubernetes.io/arch"]["values"] == ["amd64"]
+    assert "karpenter.sh/capacity-type" in requirements
+    assert {"key": "nvidia.com/gpu", "effect": "NoSchedule"} in spec["template"]["spec"]["taints"]
+    assert set(spec["limits"]) >= {"nvidia.com/gpu"}
+    assert spec["disruption"]["consolidationPolicy"] == "WhenEmpty"
+    nodeclass = recording.one("kubernetes:eks.amazonaws.com/v1:NodeClass").inputs
+    assert spec["template"]["spec"]["nodeClassRef"] == {
+        "group": "eks.amazonaws.com", "kind": "NodeClass", "name": nodeclass["metadata"]["name"]
+    }
+    entry = recording.one("aws:eks/accessEntry:AccessEntry").inputs
+    association = recording.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
+    assert entry["type"] == "EC2"
+    assert association["policyArn"].endswith("/AmazonEKSAutoNodePolicy")
+
+
+def test_hf_token_only_in_a_secret_marked_secret(recording: Recording) -> None:
+    holders = [r for r in recording.resources if HF_TOKEN in repr(dict(r.inputs))]
+    assert HF_TOKEN not in repr(recording.outputs)
+    if not holders:
+        assert not recording.of_type("kubernetes:core/v1:Secret")
+        return
+    assert [r.type for r in holders] == ["kubernetes:core/v1:Secret"]
+    secret = holders[0]
+    assert secret.inputs["metadata"]["name"] == "llm-d-hf-token"
+    assert secret.inputs["stringData"]["HF_TOKEN"] == HF_TOKEN
+    assert any(path.startswith("stringData") for path in secret.secret_paths)
+    ms = values(recording.release("llm-d-modelservice"))
+    assert ms["modelArtifacts"]["authSecretName"] == "llm-d-hf-token"
+
+
+def test_outputs(recording: Recording) -> None:
+    out = recording.outputs
+    assert {
+        "clusterName", "kubeconfig", "region", "phase", "namespace", "modelName",
+        "gatewayService", "portForwardCommand", "chatCompletionsCurl", "versions",
+    } <= out.keys()
+    assert "kubeconfig" in recording.secret_outputs
+    infra = recording.release("llm-d-infra")
+    service = f"{infra.inputs['name']}-inference-gateway-istio"
+    assert out["gatewayService"] == f"{out['namespace']}/{service}:80"
+    assert f"svc/{service}" in out["portForwardCommand"]
+    assert out["modelName"] in out["chatCompletionsCurl"]
+    assert out["versions"]["llmDModelservice"] == "v0.4.9"
+
+
+def test_decode_deployment_name_is_derived_like_the_chart() -> None:
+    assert modelservice_fullname("llm-d-modelservice") == "llm-d-modelservice"
+    assert modelservice_fullname("ms") == "ms-llm-d-modelservice"
+    assert len(modelservice_fullname("x" * 80)) == 55
+
+
+def _run(name: str) -> Recording:
+    return dict(RUNS)[name]
+
+
+def test_exposure_cluster_ip_and_nlbs() -> None:
+    assert values(_run("dev").release("llm-d-infra"))["gateway"]["service"] == {"type": "ClusterIP"}
+    for variant, scheme in (("internal-nlb", "internal"), ("internet-nlb", "internet-facing")):
+        gateway = values(_run(variant).release("llm-d-infra"))["gateway"]
+        assert gateway["service"] == {"type": "LoadBalancer", "loadBalancerClass": "eks.amazonaws.com/nlb"}
+        assert gateway["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-scheme": scheme}
+
+
+def test_new_vpc_has_three_azs_with_elb_tags() -> None:
+    subnets = _run("dev").of_type("aws:ec2/subnet:Subnet")
+    public = [s for s in subnets if s.inputs["tags"].get("kubernetes.io/role/elb") == "1"]
+    private = [s for s in subnets if s.inputs["tags"].get("kubernetes.io/role/internal-elb") == "1"]
+    assert len(public) == len(private) == 3
+    assert len({s.inputs["availabilityZone"] for s in private}) == 3
+
+
+def test_existing_vpc_creates_no_network() -> None:
+    rec = _run("existing-vpc")
+    assert not [r for r in rec.resources if r.type.startswith("aws:ec2/")]
+    cluster = rec.one("eks:index:Cluster").inputs
+    assert cluster["vpcId"] == "vpc-0abc"
+    assert cluster["privateSubnetIds"] == ["subnet-01", "subnet-02", "subnet-03"]
+
+
+def test_prod_protects_cluster_and_vpc() -> None:
+    prod = _run("prod")
+    assert prod.one("eks:index:Cluster").protect
+    assert prod.one("aws:ec2/vpc:Vpc").protect
+    assert not _run("dev").one("eks:index:Cluster").protect
+
+
+def test_prod_is_the_seed_default_deployment() -> None:
+    ms = values(_run("prod").release("llm-d-modelservice"))
+    container = ms["decode"]["containers"][0]
+    assert ms["modelArtifacts"]["name"] == "Qwen/Qwen3-32B"
+    assert (ms["decode"]["replicas"], ms["decode"]["parallelism"]["tensor"]) == (8, 2)
+    assert container["args"][:4] == ["--max-model-len", "32768", "--gpu-memory-utilization", "0.9"]
+    limits = _run("prod").one("kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]["limits"]
+    assert limits == {"nvidia.com/gpu": "16", "cpu": "384", "memory": "4096Gi"}
+
+
+def test_changing_serving_settings_keeps_cluster_and_vpc_urns() -> None:
+    types = ["eks:index:Cluster", "aws:ec2/vpc:Vpc"]
+    base = mockrun.urns(_run("dev"), types)
+    for variant in ("p4d-tp4", "internet-nlb", "extra-args"):
+        assert mockrun.urns(_run(variant), types) == base
