@@ -3,20 +3,15 @@
 import pulumi
 
 from components.cluster import AutoModeCluster
-from components.config import ConfigError, not_implemented
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
 from components.llmd import LlmdStack
 from components.plan import outputs
-from components.pulumi_config import hf_token, load_settings
+from components.preflight import preflight
+from components.pulumi_config import hf_token
 
-# Configuration first: nothing is registered unless the whole stack is valid.
-try:
-    settings = load_settings()
-    if problems := not_implemented(settings):
-        raise ConfigError(problems)
-except ConfigError as error:
-    raise pulumi.RunError(str(error)) from None
+# Configuration and guardrails first: nothing is registered unless the stack is valid.
+settings, findings = preflight()
 
 cluster = AutoModeCluster("llmd", settings)
 gpu_pool = GpuNodePool("gpu", settings, cluster)

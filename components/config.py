@@ -75,7 +75,7 @@ class ClusterConfig(_Strict):
     def _version(cls, value: str) -> str:
         match = _K8S_VERSION.match(value)
         if not match:
-            raise ValueError(f"{value!r} is not a Kubernetes minor version; write it quoted, e.g. \"1.34\"")
+            raise ValueError(f'{value!r} is not a Kubernetes minor version; write it quoted, e.g. "1.34"')
         if int(match.group(1)) < MIN_AUTO_MODE_MINOR:
             raise ValueError(f"{value} is older than 1.{MIN_AUTO_MODE_MINOR}, the oldest EKS Auto Mode supports")
         return value
@@ -313,7 +313,9 @@ def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False) -> Sett
     """Validate raw ``llmd-eks:`` config (namespace stripped) and apply the phase preset."""
     secrets_in_plain = sorted(SECRET_KEYS & raw.keys())
     if secrets_in_plain:
-        raise ConfigError([f"{NAMESPACE}:{k}: pass secrets separately (pulumi config set --secret)" for k in secrets_in_plain])
+        raise ConfigError(
+            [f"{NAMESPACE}:{k}: pass secrets separately (pulumi config set --secret)" for k in secrets_in_plain]
+        )
     merged, applied = _apply_preset(raw)
     try:
         config = StackConfig.model_validate(merged)

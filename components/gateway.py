@@ -19,7 +19,9 @@ class GatewayApiCrds(pulumi.ComponentResource):
 
     resources: list[pulumi.Resource]
 
-    def __init__(self, name: str, settings: Settings, provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, settings: Settings, provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("llmd:gateway:GatewayApiCrds", name, None, opts)
         profile = settings.profile
         child = pulumi.ResourceOptions(parent=self, provider=provider)

@@ -42,7 +42,9 @@ class GpuNodePool(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(f"{name}-node-role", assume_role_policy=_EC2_TRUST, opts=child)
         attachments = [
-            aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child)
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child
+            )
             for arn in nodepool.AUTO_NODE_ROLE_POLICIES
         ]
         # A custom NodeClass's role needs an EC2 access entry with the Auto node policy.
@@ -67,12 +69,8 @@ class GpuNodePool(pulumi.ComponentResource):
             api_version="eks.amazonaws.com/v1",
             kind="NodeClass",
             metadata={"name": GPU_NODEPOOL},
-            spec=nodepool.node_class_spec(
-                settings, role.name, cluster.private_subnet_ids, cluster.security_group_id
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=cluster.provider, depends_on=[association, *attachments]
-            ),
+            spec=nodepool.node_class_spec(settings, role.name, cluster.private_subnet_ids, cluster.security_group_id),
+            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[association, *attachments]),
         )
         self.node_pool = k8s.apiextensions.CustomResource(
             f"{name}-nodepool",

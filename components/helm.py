@@ -28,9 +28,7 @@ def release(
             name=release_name,
             chart=chart.chart,
             version=chart.version,
-            repository_opts=(
-                k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository) if chart.repository else None
-            ),
+            repository_opts=(k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository) if chart.repository else None),
             namespace=namespace,
             create_namespace=create_namespace,
             values=values,

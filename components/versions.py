@@ -95,9 +95,7 @@ PROFILES: dict[str, VersionProfile] = {
         istio_base=HelmChart("base", "1.29.1", _ISTIO_REPO),
         istiod=HelmChart("istiod", "1.29.1", _ISTIO_REPO),
         llm_d_infra=HelmChart("llm-d-infra", "v1.4.0", "https://llm-d-incubation.github.io/llm-d-infra/"),
-        inferencepool=HelmChart(
-            "oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool", "v1.4.0"
-        ),
+        inferencepool=HelmChart("oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool", "v1.4.0"),
         modelservice=HelmChart(
             "llm-d-modelservice", "v0.4.9", "https://llm-d-incubation.github.io/llm-d-modelservice/"
         ),

@@ -74,7 +74,7 @@ def test_bad_configuration_names_the_key(raw: dict[str, Any], message: str) -> N
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize(("raw", "message"), BAD_CONFIGS[:4] + [({"phase": "2b"}, "phase 2b is not implemented yet")])
+@pytest.mark.parametrize(("raw", "message"), [*BAD_CONFIGS[:4], ({"phase": "2b"}, "phase 2b is not implemented yet")])
 def test_program_registers_nothing_for_bad_configuration(raw: dict[str, Any], message: str) -> None:
     recording = mockrun.Recording()
     config = base_config()
@@ -98,3 +98,11 @@ def test_unbuilt_phases_are_refused_not_half_deployed(phase: str) -> None:
 def test_secrets_are_never_plain_config() -> None:
     with pytest.raises(ConfigError, match="llmd-eks:hfToken: pass secrets separately"):
         resolve({"hfToken": "hf_plain"}, "s")
+
+
+def test_guardrail_error_stops_the_program_before_registration() -> None:
+    recording = mockrun.Recording()
+    config = base_config(gpu={"instanceFamilies": ["g6e"], "maxGpus": 2, "dra": True})
+    with pytest.raises(pulumi.RunError, match=r"\[GR-PHASE-DRA-PROVISIONER\] llmd-eks:gpu.dra"):
+        mockrun.run_program("bad", config, recording=recording)
+    assert recording.resources == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from components import mockrun
 from components.mockrun import Recording, Registration
 from components.plan.names import modelservice_fullname
-from tests.conftest import HF_TOKEN, STACK_FILES, stack_config
+from tests.conftest import HF_TOKEN, STACK_FILES, base_config, stack_config
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -43,7 +42,7 @@ def all_runs() -> list[tuple[str, Recording]]:
     runs = []
     for stack, config, secrets in committed_stacks():
         runs.append((stack, mockrun.run_program(stack, config, secrets)))
-    base_stack, base, _ = stack_config(Path(STACK_FILES[0]).parent / "Pulumi.dev.yaml")
+    base = base_config()
     for variant, overrides in VARIANTS.items():
         config = {**base, **mockrun.namespaced(overrides)}
         secrets = {"llmd-eks:hfToken": HF_TOKEN} if variant in {"internal-nlb", "existing-vpc"} else {}
@@ -135,7 +134,11 @@ def test_ordering_edges_are_on_the_resources_themselves(recording: Recording) ->
 def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
     releases = recording.helm_releases()
     assert {r.inputs["name"] for r in releases} == {
-        "istio-base", "istiod", "llm-d-infra", "llm-d-inferencepool", "llm-d-modelservice"
+        "istio-base",
+        "istiod",
+        "llm-d-infra",
+        "llm-d-inferencepool",
+        "llm-d-modelservice",
     }
     for reg in releases:
         assert reg.inputs["version"], f"{reg.name} is not pinned"
@@ -159,7 +162,9 @@ def test_httproute_targets_what_the_releases_create(recording: Recording) -> Non
     ]
     backend = spec["rules"][0]["backendRefs"][0]
     assert (backend["group"], backend["kind"], backend["name"]) == (
-        "inference.networking.k8s.io", "InferencePool", pool.inputs["name"]
+        "inference.networking.k8s.io",
+        "InferencePool",
+        pool.inputs["name"],
     )
     assert backend["port"] == values(pool)["inferencePool"]["targetPorts"][0]["number"]
     assert route.inputs["metadata"]["namespace"] == infra.inputs["namespace"] == pool.inputs["namespace"]
@@ -204,7 +209,9 @@ def test_gpu_nodepool_follows_the_design(recording: Recording) -> None:
     assert spec["disruption"]["consolidationPolicy"] == "WhenEmpty"
     nodeclass = recording.one("kubernetes:eks.amazonaws.com/v1:NodeClass").inputs
     assert spec["template"]["spec"]["nodeClassRef"] == {
-        "group": "eks.amazonaws.com", "kind": "NodeClass", "name": nodeclass["metadata"]["name"]
+        "group": "eks.amazonaws.com",
+        "kind": "NodeClass",
+        "name": nodeclass["metadata"]["name"],
     }
     entry = recording.one("aws:eks/accessEntry:AccessEntry").inputs
     association = recording.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
@@ -230,8 +237,16 @@ def test_hf_token_only_in_a_secret_marked_secret(recording: Recording) -> None:
 def test_outputs(recording: Recording) -> None:
     out = recording.outputs
     assert {
-        "clusterName", "kubeconfig", "region", "phase", "namespace", "modelName",
-        "gatewayService", "portForwardCommand", "chatCompletionsCurl", "versions",
+        "clusterName",
+        "kubeconfig",
+        "region",
+        "phase",
+        "namespace",
+        "modelName",
+        "gatewayService",
+        "portForwardCommand",
+        "chatCompletionsCurl",
+        "versions",
     } <= out.keys()
     assert "kubeconfig" in recording.secret_outputs
     infra = recording.release("llm-d-infra")

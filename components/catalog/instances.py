@@ -8,10 +8,10 @@ instance pages for GPU count/model/memory, vCPU and memory; the seed guide's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class AutoModeSupport(str, Enum):
+class AutoModeSupport(StrEnum):
     SUPPORTED = "supported"
     LIMITED = "limited"  # dry-run passes, offering matching may fail (seed: p5en)
     UNSUPPORTED = "unsupported"  # Auto Mode's managed Karpenter cannot launch it
@@ -56,8 +56,14 @@ def _sizes(family: str, model: str, mem: int, rows: list[tuple[str, int, int, in
 
 
 _G_SIZES_24 = [  # (size, GPUs, vCPU, GiB) shared by g5 and g6
-    ("xlarge", 1, 4, 16), ("2xlarge", 1, 8, 32), ("4xlarge", 1, 16, 64), ("8xlarge", 1, 32, 128),
-    ("16xlarge", 1, 64, 256), ("12xlarge", 4, 48, 192), ("24xlarge", 4, 96, 384), ("48xlarge", 8, 192, 768),
+    ("xlarge", 1, 4, 16),
+    ("2xlarge", 1, 8, 32),
+    ("4xlarge", 1, 16, 64),
+    ("8xlarge", 1, 32, 128),
+    ("16xlarge", 1, 64, 256),
+    ("12xlarge", 4, 48, 192),
+    ("24xlarge", 4, 96, 384),
+    ("48xlarge", 8, 192, 768),
 ]
 
 FAMILIES: dict[str, GpuFamily] = {
@@ -70,16 +76,27 @@ FAMILIES: dict[str, GpuFamily] = {
             AutoModeSupport.SUPPORTED,
             False,
             _sizes(
-                "g6e", "L40S", 48,
-                [("xlarge", 1, 4, 32), ("2xlarge", 1, 8, 64), ("4xlarge", 1, 16, 128), ("8xlarge", 1, 32, 256),
-                 ("16xlarge", 1, 64, 512), ("12xlarge", 4, 48, 384), ("24xlarge", 4, 96, 768),
-                 ("48xlarge", 8, 192, 1536)],
+                "g6e",
+                "L40S",
+                48,
+                [
+                    ("xlarge", 1, 4, 32),
+                    ("2xlarge", 1, 8, 64),
+                    ("4xlarge", 1, 16, 128),
+                    ("8xlarge", 1, 32, 256),
+                    ("16xlarge", 1, 64, 512),
+                    ("12xlarge", 4, 48, 384),
+                    ("24xlarge", 4, 96, 768),
+                    ("48xlarge", 8, 192, 1536),
+                ],
             ),
         ),
         GpuFamily("p4d", AutoModeSupport.SUPPORTED, True, _sizes("p4d", "A100", 40, [("24xlarge", 8, 96, 1152)])),
         GpuFamily("p4de", AutoModeSupport.SUPPORTED, True, _sizes("p4de", "A100", 80, [("24xlarge", 8, 96, 1152)])),
         GpuFamily(
-            "p5", AutoModeSupport.SUPPORTED, True,
+            "p5",
+            AutoModeSupport.SUPPORTED,
+            True,
             _sizes("p5", "H100", 80, [("4xlarge", 1, 16, 256), ("48xlarge", 8, 192, 2048)]),
         ),
         GpuFamily("p5e", AutoModeSupport.LIMITED, True, _sizes("p5e", "H200", 141, [("48xlarge", 8, 192, 2048)])),
@@ -89,7 +106,9 @@ FAMILIES: dict[str, GpuFamily] = {
         ),
         # Fractional L4 GPUs: not schedulable as whole nvidia.com/gpu on Auto Mode.
         GpuFamily(
-            "g6f", AutoModeSupport.UNSUPPORTED, False,
+            "g6f",
+            AutoModeSupport.UNSUPPORTED,
+            False,
             _sizes("g6f", "L4 (fractional)", 3, [("large", 1, 2, 8), ("4xlarge", 1, 16, 64)]),
         ),
     )

@@ -142,9 +142,7 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
 def httproute_spec(settings: Settings) -> dict[str, Any]:
     """Gateway -> InferencePool, names as the releases create them."""
     return {
-        "parentRefs": [
-            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": RELEASES.gateway}
-        ],
+        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": RELEASES.gateway}],
         "rules": [
             {
                 "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],

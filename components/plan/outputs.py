@@ -28,7 +28,4 @@ def chat_completions_curl(settings: Settings) -> str:
             "max_tokens": 128,
         }
     )
-    return (
-        f"curl -s http://localhost:{LOCAL_PORT}/v1/chat/completions "
-        f"-H 'Content-Type: application/json' -d '{body}'"
-    )
+    return f"curl -s http://localhost:{LOCAL_PORT}/v1/chat/completions -H 'Content-Type: application/json' -d '{body}'"
