@@ -29,7 +29,7 @@ LlmdStack(
 
 pulumi.export("clusterName", settings.cluster_name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
-pulumi.export("region", pulumi.Config("aws").require("region"))
+pulumi.export("region", settings.region)
 pulumi.export("phase", settings.phase)
 pulumi.export("namespace", settings.serving.namespace)
 pulumi.export("modelName", settings.model.name)

@@ -249,6 +249,7 @@ class Settings:
     config: StackConfig
     cluster_name: str
     has_hf_token: bool
+    region: str | None = None  # aws:region; required unless cluster.mode is existing
     preset_applied: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -309,7 +310,7 @@ def _apply_preset(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return merged, applied
 
 
-def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False) -> Settings:
+def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False, region: str | None = None) -> Settings:
     """Validate raw ``llmd-eks:`` config (namespace stripped) and apply the phase preset."""
     secrets_in_plain = sorted(SECRET_KEYS & raw.keys())
     if secrets_in_plain:
@@ -321,8 +322,17 @@ def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False) -> Sett
         config = StackConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError([_describe(e) for e in exc.errors()]) from None
+    if region is None and config.cluster.mode == "eks-auto":
+        raise ConfigError(["aws:region: not set; run `pulumi config set aws:region us-west-2` (or your region)"])
     name = config.cluster.name or f"llmd-{stack}"
-    return Settings(stack=stack, config=config, cluster_name=name, has_hf_token=has_hf_token, preset_applied=applied)
+    return Settings(
+        stack=stack,
+        config=config,
+        cluster_name=name,
+        has_hf_token=has_hf_token,
+        region=region,
+        preset_applied=applied,
+    )
 
 
 def not_implemented(settings: Settings) -> list[str]:

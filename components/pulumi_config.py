@@ -31,7 +31,8 @@ def raw_config() -> dict[str, Any]:
 
 
 def load_settings() -> Settings:
-    return resolve(raw_config(), pulumi.get_stack(), has_hf_token=hf_token() is not None)
+    region = pulumi.Config("aws").get("region")
+    return resolve(raw_config(), pulumi.get_stack(), has_hf_token=hf_token() is not None, region=region)
 
 
 def hf_token() -> pulumi.Output[str] | None:

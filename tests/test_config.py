@@ -13,7 +13,7 @@ from tests.conftest import base_config
 
 
 def test_defaults_are_the_documented_contract() -> None:
-    settings = resolve({}, "prod")
+    settings = resolve({}, "prod", region="us-west-2")
     cfg = settings.config
     assert settings.cluster_name == "llmd-prod"
     assert cfg.phase == "1"
@@ -36,13 +36,13 @@ def test_defaults_are_the_documented_contract() -> None:
 
 @pytest.mark.parametrize("phase", sorted(PHASE_PRESETS))
 def test_presets_fill_only_unset_switches(phase: str) -> None:
-    settings = resolve({"phase": phase}, "s")
+    settings = resolve({"phase": phase}, "s", region="us-west-2")
     preset = PHASE_PRESETS[phase]
     assert settings.gpu.provisioner == preset["gpu"]["provisioner"]
     assert settings.serving.stack == preset["serving"]["stack"]
     assert settings.preset_applied["gpu.provisioner"] == preset["gpu"]["provisioner"]
 
-    explicit = resolve({"phase": phase, "serving": {"path": "inference-scheduling"}}, "s")
+    explicit = resolve({"phase": phase, "serving": {"path": "inference-scheduling"}}, "s", region="us-west-2")
     assert explicit.serving.path == "inference-scheduling"
     assert "serving.path" not in explicit.preset_applied
 
@@ -70,7 +70,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
 @pytest.mark.parametrize(("raw", "message"), BAD_CONFIGS)
 def test_bad_configuration_names_the_key(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as error:
-        resolve(raw, "s")
+        resolve(raw, "s", region="us-west-2")
     assert message in str(error.value)
 
 
@@ -91,13 +91,19 @@ def test_program_registers_nothing_for_bad_configuration(raw: dict[str, Any], me
 
 @pytest.mark.parametrize("phase", ["1.5", "2a", "2b", "3"])
 def test_unbuilt_phases_are_refused_not_half_deployed(phase: str) -> None:
-    problems = not_implemented(resolve({"phase": phase, "observability": {"enabled": False}}, "s"))
+    settings = resolve({"phase": phase, "observability": {"enabled": False}}, "s", region="us-west-2")
+    problems = not_implemented(settings)
     assert problems == [f"llmd-eks:phase: phase {phase} is not implemented yet; implemented: 1"]
 
 
 def test_secrets_are_never_plain_config() -> None:
     with pytest.raises(ConfigError, match="llmd-eks:hfToken: pass secrets separately"):
-        resolve({"hfToken": "hf_plain"}, "s")
+        resolve({"hfToken": "hf_plain"}, "s", region="us-west-2")
+
+
+def test_region_is_required_for_eks() -> None:
+    with pytest.raises(ConfigError, match="aws:region: not set"):
+        resolve({}, "s")
 
 
 def test_guardrail_error_stops_the_program_before_registration() -> None:
