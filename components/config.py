@@ -105,6 +105,10 @@ class MigConfig(_Strict):
     profile: str = Field(min_length=1)
 
 
+class TimeSlicingConfig(_Strict):
+    replicas: int = Field(ge=2)  # pods sharing one GPU (GPU Operator device-plugin sharing)
+
+
 class GpuConfig(_Strict):
     instance_families: list[str] = Field(default_factory=lambda: ["p5"], min_length=1)
     capacity_types: list[Literal["on-demand", "spot", "reserved"]] = Field(
@@ -117,6 +121,7 @@ class GpuConfig(_Strict):
     operator: bool | None = None
     dra: bool | None = None
     mig: MigConfig | None = None
+    time_slicing: TimeSlicingConfig | None = None
     instance_types: list[str] = Field(default_factory=lambda: ["p5.48xlarge"], min_length=1)
     min_nodes: int = Field(default=1, ge=0)
     max_nodes: int = Field(default=2, ge=1)
@@ -142,6 +147,14 @@ class ModelConfig(_Strict):
     extra_args: list[str] = Field(default_factory=list)
     lora_adapters: list[LoraAdapter] = Field(default_factory=list)
     simulate: bool = False
+    # What the capacity planner needs for a model components/catalog/models.py
+    # lacks; for a catalogued model each one given overrides the catalogue.
+    parameters_billions: float | None = Field(default=None, gt=0)
+    bytes_per_parameter: float | None = Field(default=None, gt=0, le=4)
+    layers: int | None = Field(default=None, gt=0)
+    kv_heads: int | None = Field(default=None, gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    experts: int | None = Field(default=None, gt=0)
 
 
 class PrefillConfig(_Strict):
@@ -352,6 +365,7 @@ def not_implemented(settings: Settings) -> list[str]:
         "model.loraAdapters": (bool(cfg.model.lora_adapters), "LoRA adapters"),
         "model.simulate": (cfg.model.simulate, "simulated accelerators"),
         "cluster.mode": (cfg.cluster.mode != "eks-auto", "existing clusters; use eks-auto"),
+        "gpu.timeSlicing": (cfg.gpu.time_slicing is not None, "GPU time-slicing"),
     }
     for key, (requested, what) in unbuilt.items():
         if requested:

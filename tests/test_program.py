@@ -30,7 +30,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
             }
         }
     },
-    "extra-args": {"model": {"extraArgs": ["--enable-prefix-caching"], "replicas": 1}},
+    "extra-args": {
+        "model": {
+            "name": "Qwen/Qwen3-8B",
+            "tensorParallelism": 1,
+            "extraArgs": ["--enable-prefix-caching"],
+            "replicas": 1,
+        }
+    },
 }
 
 

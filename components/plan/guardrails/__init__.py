@@ -3,7 +3,8 @@
 A rule is a pure function ``Settings -> Iterable[Finding]`` registered with
 ``@rule``. Errors stop the program before any registration; warnings are
 reported with ``pulumi.log.warn`` and in the offline plan. Each rule lives in
-the module of its concern; importing this package registers them all.
+the module of its concern; importing this package registers them all. Every
+id is documented in the README's guardrail table (a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ...config import Settings
+from ...config import NAMESPACE, Settings
 
 
 class Severity(StrEnum):
@@ -25,10 +26,17 @@ class Finding:
     id: str  # stable, documented in the README's guardrail table
     severity: Severity
     key: str  # the configuration key to change, e.g. "llmd-eks:gpu.instanceFamilies"
-    message: str  # what is wrong and the fix
+    message: str  # what is wrong, with the value
+    fix: str = ""  # what to change
 
     def __str__(self) -> str:
-        return f"[{self.id}] {self.key}: {self.message}"
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"[{self.id}] {self.key}: {self.message}{fix}"
+
+
+def key(path: str) -> str:
+    """``gpu.maxGpus`` -> ``llmd-eks:gpu.maxGpus``."""
+    return f"{NAMESPACE}:{path}"
 
 
 Rule = Callable[[Settings], Iterable[Finding]]
@@ -55,4 +63,4 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == Severity.ERROR]
 
 
-from . import phases  # noqa: E402,F401  (registers the rules)
+from . import accelerators, gpu_budget, instance_types, model_fit, phases  # noqa: E402,F401  (registers the rules)

@@ -1,0 +1,101 @@
+"""Tensor parallelism against the instance's GPUs, and replicas against the GPU budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...config import Settings
+from ..capacity import full_scale_nodes, gpu_ceiling, is_node_pool, placement, pool_sizes, roles
+from . import Finding, Severity, key, rule
+
+
+@rule("GR-TP-EXCEEDS-NODE")
+def tp_fits_a_node(settings: Settings) -> Iterator[Finding]:
+    sizes = pool_sizes(settings)
+    if not sizes:
+        return  # unknown instances are reported by GR-GPU-UNKNOWN
+    largest = max(sizes, key=lambda size: size.gpus)
+    for role in roles(settings):
+        if role.tensor_parallelism > largest.gpus:
+            yield Finding(
+                "GR-TP-EXCEEDS-NODE",
+                Severity.ERROR,
+                key(role.tp_key),
+                f"{role.name} tensor parallelism {role.tensor_parallelism} exceeds the {largest.gpus} GPUs of the "
+                f"largest instance in the pool ({largest.name}): a replica must fit one node, so its pods "
+                "would stay Pending.",
+                f"use tensor parallelism <= {largest.gpus} (a larger GPU or a quantised model if it does not fit).",
+            )
+
+
+@rule("GR-TP-NODE-DIVISOR")
+def tp_divides_the_node(settings: Settings) -> Iterator[Finding]:
+    for role in roles(settings):
+        place = placement(settings, role.tensor_parallelism)
+        if place is None or place.instance.gpus % role.tensor_parallelism == 0:
+            continue
+        idle = place.instance.gpus - place.replicas_per_node * role.tensor_parallelism
+        divisors = [tp for tp in range(1, place.instance.gpus + 1) if place.instance.gpus % tp == 0]
+        yield Finding(
+            "GR-TP-NODE-DIVISOR",
+            Severity.ERROR,
+            key(role.tp_key),
+            f"{role.name} tensor parallelism {role.tensor_parallelism} does not divide the {place.instance.gpus} "
+            f"GPUs of {place.instance.name}: {idle} GPU(s) per node would be paid for and never used (and "
+            "vLLM needs the attention heads to divide by it).",
+            f"use one of {', '.join(map(str, divisors))}.",
+        )
+
+
+def _ceiling(settings: Settings) -> int | None:
+    if is_node_pool(settings):
+        return settings.gpu.max_gpus
+    place = placement(settings, settings.model.tensor_parallelism)
+    return gpu_ceiling(settings, place.instance) if place else None
+
+
+@rule("GR-GPU-BUDGET")
+def replicas_fit_the_budget(settings: Settings) -> Iterator[Finding]:
+    """Replicas x GPUs per replica (prefill included), counted in the whole
+    nodes they occupy, against the pool's GPU ceiling."""
+    ceiling = _ceiling(settings)
+    requested = occupied = 0
+    for role in roles(settings):
+        gpus = role.replicas * role.tensor_parallelism
+        requested += gpus
+        place = placement(settings, role.tensor_parallelism)
+        occupied += place.nodes_for(role.replicas) * place.instance.gpus if place else gpus
+    if ceiling is None or occupied <= ceiling:
+        return
+    limit = "gpu.maxGpus" if is_node_pool(settings) else "gpu.maxNodes"
+    whole_nodes = f" ({occupied} counted in whole nodes)" if occupied != requested else ""
+    yield Finding(
+        "GR-GPU-BUDGET",
+        Severity.ERROR,
+        key(limit),
+        f"the replicas need {requested} GPUs{whole_nodes} but {limit} allows {ceiling}: the rest would stay "
+        "Pending while the nodes that did launch bill by the hour.",
+        f"raise {limit}, or lower model.replicas (and serving.prefill.replicas).",
+    )
+
+
+@rule("GR-GPU-MAXGPUS-MULTIPLE")
+def max_gpus_whole_nodes(settings: Settings) -> Iterator[Finding]:
+    if not is_node_pool(settings):
+        return
+    place = placement(settings, settings.model.tensor_parallelism)
+    if place is None:
+        return
+    node = place.instance
+    max_gpus = settings.gpu.max_gpus
+    if max_gpus % node.gpus == 0:
+        return
+    usable = full_scale_nodes(settings, node) * node.gpus
+    yield Finding(
+        "GR-GPU-MAXGPUS-MULTIPLE",
+        Severity.WARNING,
+        key("gpu.maxGpus"),
+        f"maxGpus {max_gpus} is not a multiple of the {node.gpus} GPUs of {node.name}: Karpenter launches no "
+        f"node that would pass the limit, so only {usable} GPUs can ever run.",
+        f"set gpu.maxGpus to {' or '.join(str(n) for n in (usable, usable + node.gpus) if n > 0)}.",
+    )
