@@ -6,7 +6,7 @@ from components.cluster import AutoModeCluster
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
 from components.llmd import LlmdStack
-from components.plan import outputs
+from components.plan import capacity, cost, outputs
 from components.preflight import preflight
 from components.pulumi_config import hf_token
 
@@ -37,3 +37,5 @@ pulumi.export("gatewayService", outputs.gateway_service(settings))
 pulumi.export("portForwardCommand", outputs.port_forward_command(settings))
 pulumi.export("chatCompletionsCurl", outputs.chat_completions_curl(settings))
 pulumi.export("versions", settings.profile.deployed())
+pulumi.export("capacity", capacity.capacity(settings))
+pulumi.export("costEstimate", cost.cost_estimate(settings))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
 STACK_TYPE = "pulumi:pulumi:Stack"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+UNKNOWN = "<unknown>"  # how a value not known at preview time appears in recorded inputs
 MOCK_ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"]
 
 
@@ -122,6 +124,8 @@ def _unwrap(value: Any) -> Any:
     # read 2.0 as 2, so integral numbers come back as ints.
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == _SECRET_SIG:
             return _unwrap(value.get("value"))
@@ -218,20 +222,54 @@ def stack_file_config(path: Path) -> tuple[dict[str, Any], list[str]]:
     return config, secrets
 
 
+def _unknown_secret() -> pulumi.Output[Any]:
+    async def value() -> None:
+        return None
+
+    async def known() -> bool:
+        return False
+
+    async def secret() -> bool:
+        return True
+
+    return pulumi.Output(set(), value(), known(), secret())
+
+
+@contextmanager
+def _unknown_secrets(keys: frozenset[str]) -> Iterator[None]:
+    """``Config.get_secret`` of these full keys returns an unknown secret, as a
+    preview would for a value it cannot decrypt: the program runs without it."""
+    original = pulumi.Config.get_secret
+
+    def get_secret(self: pulumi.Config, key: str, default: str | None = None) -> pulumi.Output[Any] | None:
+        if self.full_key(key) in keys:
+            return _unknown_secret()
+        return original(self, key, default)
+
+    pulumi.Config.get_secret = get_secret  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        pulumi.Config.get_secret = original  # type: ignore[method-assign]
+
+
 def run_program(
     stack: str,
     config: Mapping[str, Any],
     secrets: Mapping[str, str] | None = None,
     *,
+    unknown_secrets: Iterable[str] = (),
     program: Path = PROGRAM,
     preview: bool = True,
     recording: Recording | None = None,
 ) -> Recording:
     """Run ``program`` for ``stack`` with ``config`` (full keys, e.g. ``llmd-eks:model``).
 
-    ``secrets`` maps full keys to plain values the program reads as secrets.
-    Raises what the program raises; pass ``recording`` to inspect what was
-    registered before that.
+    ``secrets`` maps full keys to plain values the program reads as secrets;
+    ``unknown_secrets`` are full keys of secrets that are set but whose values
+    the run does not have (they read as unknown secret outputs). Raises what
+    the program raises; pass ``recording`` to inspect what was registered
+    before that.
     """
     recording = recording if recording is not None else Recording()
     mocks = ProgramMocks()
@@ -249,7 +287,8 @@ def run_program(
     def program_main() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    _sync_await(run_in_stack(program_main))
+    with _unknown_secrets(frozenset(unknown_secrets)):
+        _sync_await(run_in_stack(program_main))
     return recording
 
 

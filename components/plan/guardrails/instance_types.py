@@ -22,6 +22,11 @@ def _hint(name: str) -> str:
             f"{name!r} is an instance category: [g] silently excludes every P family and [g, p] reaches for "
             "the (often zero) G quota first; list families."
         )
+    named = [family for family in instances.FAMILIES if family.startswith(f"{name}-")]
+    if named:
+        return (
+            f"family names are literal: a bare {name!r} matches nothing; did you mean {' or '.join(map(repr, named))}?"
+        )
     close = difflib.get_close_matches(name, list(instances.FAMILIES), n=2, cutoff=0.5)
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
@@ -41,8 +46,8 @@ def known_instances(settings: Settings) -> Iterator[Finding]:
             "GR-GPU-UNKNOWN",
             Severity.ERROR,
             key(where),
-            f"{name!r} is not a GPU {field} this program knows, so nothing checks that a model fits it "
-            f"(a bare 'p6' matches no instance at all). {hint}".rstrip(),
+            f"{name!r} is not a GPU {field} this program knows: it may match no instance at all, and nothing "
+            f"checks that the model fits it. {hint}".rstrip(),
             f"use one of {', '.join(instances.FAMILIES)}, or add it to components/catalog/instances.py.",
         )
 
