@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components import mockrun  # noqa: E402
+from components.config import Settings, resolve  # noqa: E402
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 HF_TOKEN = "hf_TEST_TOKEN_must_stay_secret_0123456789"
@@ -38,6 +39,16 @@ def base_config(**overrides: Any) -> dict[str, Any]:
     _, config, _ = stack_config(ROOT / "Pulumi.dev.yaml")
     config.update(mockrun.namespaced(overrides))
     return config
+
+
+def stack_settings(stack: str = "prod", **sections: Any) -> Settings:
+    """A committed stack's settings, resolved as the program resolves them, with
+    each given section's keys replaced (scalars such as ``phase`` set)."""
+    name, config, _ = stack_config(ROOT / f"Pulumi.{stack}.yaml")
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("llmd-eks:")}
+    for section, values in sections.items():
+        raw[section] = {**raw.get(section, {}), **values} if isinstance(values, dict) else values
+    return resolve(raw, name, region=config["aws:region"])
 
 
 @pytest.fixture

@@ -1,0 +1,183 @@
+"""The policy pack in policy/: each rule's validate function called with fake arguments,
+and every rule run over the program's recorded graph for every committed stack."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from typing import Any
+
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+
+from components import mockrun
+from policy import llmd_policies
+from policy.llmd_policies import POLICIES
+from tests.conftest import ROOT, base_config, stack_config
+
+NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SERVICE = "kubernetes:core/v1:Service"
+SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+
+
+def violations(policy_name: str, resource_type: str, props: dict[str, Any], name: str = "r") -> list[str]:
+    (policy,) = [p for p in POLICIES if p.name == policy_name]
+    opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+    args = ResourceValidationArgs(resource_type, props, f"urn:pulumi:s::p::{resource_type}::{name}", name, opts, None)
+    found: list[str] = []
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+def nodepool(
+    requirements: list[dict[str, Any]] | None = None,
+    taints: list[dict[str, Any]] | None = None,
+    limits: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    reqs = [{"key": "eks.amazonaws.com/instance-family", "operator": "In", "values": ["p5"]}]
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "spec": {
+            "template": {
+                "spec": {
+                    "requirements": reqs if requirements is None else requirements,
+                    "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}] if taints is None else taints,
+                }
+            },
+            "limits": {"nvidia.com/gpu": "16"} if limits is None else limits,
+        },
+    }
+
+
+def release(values: dict[str, Any], version: str = "v1.4.0", chart: str = "llm-d-infra") -> dict[str, Any]:
+    return {"name": "x", "chart": chart, "version": version, "values": values}
+
+
+CPU_POOL = [{"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["c", "m"]}]
+
+# policy -> [(resource type, props, expected violations)]
+CASES: dict[str, list[tuple[str, dict[str, Any], int]]] = {
+    "gpu-nodepool-tainted": [
+        (NODEPOOL, nodepool(taints=[]), 1),
+        (NODEPOOL, nodepool(taints=[{"key": "dedicated", "effect": "NoSchedule"}]), 1),
+        (NODEPOOL, nodepool(), 0),
+        (NODEPOOL, nodepool(requirements=CPU_POOL, taints=[]), 0),  # not a GPU pool
+    ],
+    "gpu-nodepool-limited": [
+        (NODEPOOL, nodepool(limits={"cpu": "384"}), 1),
+        (NODEPOOL, nodepool(), 0),
+        (NODEPOOL, nodepool(requirements=CPU_POOL, limits={}), 0),
+    ],
+    "gpu-nodepool-no-instance-category": [
+        (
+            NODEPOOL,
+            nodepool([{"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["g", "p"]}]),
+            1,
+        ),
+        (NODEPOOL, nodepool([{"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["p"]}]), 1),
+        (NODEPOOL, nodepool(), 0),
+        (NODEPOOL, nodepool(requirements=CPU_POOL), 0),
+    ],
+    "helm-release-pinned": [
+        (RELEASE, release({}, version=""), 1),
+        (RELEASE, release({}, version="^1.4.0"), 1),
+        (RELEASE, release({}, version=">=1.0"), 1),
+        (RELEASE, release({}, version="1.x"), 1),
+        (RELEASE, release({}, version="v1.4.0"), 0),
+        (RELEASE, release({}, version="1.29.1"), 0),
+        (RELEASE, release({}, version="", chart="./charts/local"), 0),
+    ],
+    "load-balancer-scheme-explicit": [
+        (SERVICE, {"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer"}}, 1),
+        (SERVICE, {"metadata": {"annotations": {SCHEME: "internal"}}, "spec": {"type": "LoadBalancer"}}, 0),
+        (SERVICE, {"metadata": {"name": "s"}, "spec": {"type": "ClusterIP"}}, 0),
+        (RELEASE, release({"gateway": {"service": {"type": "LoadBalancer"}}}), 1),
+        (RELEASE, release({"gateway": {"annotations": {SCHEME: "internal"}, "service": {"type": "LoadBalancer"}}}), 0),
+        (RELEASE, release({"svc": {"type": "LoadBalancer", "serviceAnnotations": {SCHEME: "internet-facing"}}}), 0),
+        (RELEASE, release({"gateway": {"service": {"type": "ClusterIP"}}}), 0),
+    ],
+    "no-plaintext-secrets-in-helm-values": [
+        (RELEASE, release({"modelArtifacts": {"hfToken": "anything"}}), 1),
+        (RELEASE, release({"auth": {"password": "hunter2"}}), 1),
+        (RELEASE, release({"note": "hf_" + "a" * 34}), 1),
+        (RELEASE, release({"creds": ["AKIA" + "A" * 16]}), 1),
+        (RELEASE, release({"env": [{"name": "HF_TOKEN", "value": "x"}]}), 1),
+        (
+            RELEASE,
+            release({"env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "t", "key": "k"}}}]}),
+            0,
+        ),
+        (RELEASE, release({"modelArtifacts": {"authSecretName": "llm-d-hf-token"}}), 0),
+        (RELEASE, release({"auth": {"password": ""}}), 0),
+    ],
+}
+
+
+def test_every_policy_has_cases() -> None:
+    assert {p.name for p in POLICIES} == set(CASES)
+
+
+@pytest.mark.parametrize(
+    ("policy_name", "resource_type", "props", "expected"),
+    [(name, *case) for name, cases in CASES.items() for case in cases],
+)
+def test_policy_validate(policy_name: str, resource_type: str, props: dict[str, Any], expected: int) -> None:
+    found = violations(policy_name, resource_type, props)
+    assert len(found) == expected, found
+
+
+def test_gpu_pool_detection() -> None:
+    assert llmd_policies.is_gpu_nodepool(nodepool())
+    gpu_count = [{"key": "eks.amazonaws.com/instance-gpu-count", "operator": "Gt", "values": ["0"]}]
+    assert llmd_policies.is_gpu_nodepool(nodepool(gpu_count))
+    assert llmd_policies.is_gpu_nodepool(
+        nodepool([{"key": "karpenter.k8s.aws/instance-family", "values": ["p6-b200"]}])
+    )
+    assert not llmd_policies.is_gpu_nodepool(nodepool(CPU_POOL))
+
+
+def _graphs() -> list[tuple[str, mockrun.Recording]]:
+    runs = []
+    for path in sorted(ROOT.glob("Pulumi.*.yaml")):
+        stack, config, secrets = stack_config(path)
+        runs.append((stack, mockrun.run_program(stack, config, secrets)))
+    for exposure in ("internal-nlb", "internet-nlb"):
+        config = {**base_config(), "llmd-eks:serving": {"exposure": exposure}}
+        runs.append((exposure, mockrun.run_program(exposure, config, {"llmd-eks:hfToken": "hf_" + "x" * 34})))
+    return runs
+
+
+@pytest.mark.parametrize(("stack", "recording"), _graphs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_program_passes_its_own_policies(stack: str, recording: mockrun.Recording) -> None:
+    checked = 0
+    for reg in recording.resources:
+        for policy in POLICIES:
+            found = violations(policy.name, reg.type, dict(reg.inputs), reg.name)
+            assert not found, f"{stack}: {reg.type} {reg.name}: {found}"
+            checked += 1
+    assert checked and recording.one(NODEPOOL)
+
+
+def test_pack_entry_point_registers_every_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: dict[str, Any] = {}
+
+    def fake_pack(**kwargs: Any) -> None:
+        created.update(kwargs)
+
+    monkeypatch.setattr("pulumi_policy.PolicyPack", fake_pack)
+    monkeypatch.setattr(sys, "path", [str(ROOT / "policy"), *sys.path])  # as Pulumi runs the pack
+    runpy.run_path(str(ROOT / "policy"), run_name="__main__")
+    assert created["name"] == "llmd-eks"
+    assert [p.name for p in created["policies"]] == [p.name for p in POLICIES]
+    assert created["enforcement_level"].value == "mandatory"
+
+
+def test_pack_files_pin_the_sdk_the_tests_use() -> None:
+    dev = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    pack = (ROOT / "policy" / "requirements.txt").read_text().splitlines()
+    assert "pulumi-policy==1.21.0" in dev and "pulumi-policy==1.21.0" in pack
+    runtime = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("pulumi==")]
+    assert runtime and runtime[0] in pack
+    assert "runtime:\n  name: python" in (ROOT / "policy" / "PulumiPolicy.yaml").read_text()
