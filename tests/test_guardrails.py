@@ -272,3 +272,16 @@ def test_warnings_are_logged_and_the_program_still_runs() -> None:
     assert error is None and recording.resources
     warned = {w.split("]", 1)[0].removeprefix("[") for w in recording.warnings if w.startswith("[GR-")}
     assert warned == {"GR-GPU-AUTO-MODE-LIMITED", "GR-GPU-MAXGPUS-MULTIPLE"}
+
+
+def readme_guardrails() -> dict[str, str]:
+    """``id -> severity`` from the README's guardrail table."""
+    section = (ROOT / "README.md").read_text().split("## Guardrails", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^\| `(GR-[A-Z0-9-]+)` \| (error|warning) \|", section, flags=re.MULTILINE))
+
+
+def test_readme_documents_every_guardrail() -> None:
+    documented = readme_guardrails()
+    assert set(documented) == set(RULES)
+    for rule_id in CASES:
+        assert documented[rule_id] == SEVERITY.get(rule_id, Severity.ERROR)

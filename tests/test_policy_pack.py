@@ -3,6 +3,7 @@ and every rule run over the program's recorded graph for every committed stack."
 
 from __future__ import annotations
 
+import re
 import runpy
 import sys
 from typing import Any
@@ -181,3 +182,8 @@ def test_pack_files_pin_the_sdk_the_tests_use() -> None:
     runtime = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("pulumi==")]
     assert runtime and runtime[0] in pack
     assert "runtime:\n  name: python" in (ROOT / "policy" / "PulumiPolicy.yaml").read_text()
+
+
+def test_readme_documents_every_policy() -> None:
+    section = (ROOT / "README.md").read_text().split("## Policy pack", 1)[1].split("\n## ", 1)[0]
+    assert {p.name for p in POLICIES} == set(re.findall(r"^\| `([a-z-]+)` \|", section, flags=re.MULTILINE))
