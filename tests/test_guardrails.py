@@ -14,7 +14,7 @@ import pulumi
 import pytest
 
 from components import mockrun
-from components.config import ConfigError, Settings, resolve
+from components.config import ConfigError, Settings, not_implemented, resolve
 from components.plan import guardrails
 from components.plan.guardrails import RULES, Finding, Severity
 from tests.conftest import ROOT, base_config, stack_config, stack_settings
@@ -285,3 +285,10 @@ def test_readme_documents_every_guardrail() -> None:
     assert set(documented) == set(RULES)
     for rule_id in CASES:
         assert documented[rule_id] == SEVERITY.get(rule_id, Severity.ERROR)
+
+
+def test_time_slicing_is_refused_until_a_karpenter_phase_builds_it() -> None:
+    problems = not_implemented(settings(phase="2a", gpu={"timeSlicing": {"replicas": 4}}))
+    assert "llmd-eks:gpu.timeSlicing: GPU time-slicing is not implemented yet" in problems
+    with pytest.raises(ConfigError, match=re.escape("llmd-eks:gpu.timeSlicing.replicas")):
+        settings(gpu={"timeSlicing": {"replicas": 1}})

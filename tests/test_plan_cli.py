@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
+from components import mockrun
 from components.plan.__main__ import main
-from tests.conftest import ROOT, STACK_FILES
+from tests.conftest import ROOT, STACK_FILES, base_config
 
 STACKS = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in STACK_FILES]
 SECURE = {"secure": "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
@@ -136,3 +138,11 @@ def test_runs_as_a_module_without_pulumi_or_aws(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["valid"] is True
     assert time.monotonic() - started < 15
+
+
+def test_mockrun_reads_secure_keys_as_unknown_secrets() -> None:
+    original = pulumi.Config.get_secret
+    recording = mockrun.run_program("t", base_config(), unknown_secrets=["llmd-eks:hfToken"])
+    secret = recording.one("kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"] == mockrun.UNKNOWN and "stringData" in secret.secret_paths
+    assert pulumi.Config.get_secret is original, "the patch is undone after the run"

@@ -1,1 +1,1 @@
-"""Catalogues as data: GPU instance types (and, later, prices and models)."""
+"""Catalogues as data: GPU instance types, their prices, and models (one module each, sourced and dated)."""

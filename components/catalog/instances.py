@@ -31,10 +31,6 @@ class Gpu:
     model: str
     memory_mib: int  # total as nvidia-smi reports it
 
-    @property
-    def memory_gib(self) -> float:
-        return self.memory_mib / 1024
-
 
 A10G = Gpu("A10G", 23028)
 L4 = Gpu("L4", 23034)
@@ -98,14 +94,6 @@ class GpuFamily:
     @property
     def quota_class(self) -> QuotaClass:
         return QuotaClass.P if self.category == "p" else QuotaClass.G
-
-    @property
-    def max_gpus_per_node(self) -> int:
-        return max(size.gpus for size in self.sizes)
-
-    @property
-    def gpu(self) -> Gpu:
-        return self.sizes[0].gpu
 
 
 _Row = tuple[str, int, int, int, int | None]  # (size, GPUs, vCPU, memory GiB, NVMe GB)

@@ -267,6 +267,7 @@ def _role_capacity(settings: Settings, role: Role, model: ModelSpec) -> dict[str
         "instanceType": memory.instance.name,
         "gpu": memory.instance.gpu.model,
         "gpuMemoryGib": gib(memory.instance.gpu.memory_mib * 1024**2),
+        "localNvmeGb": memory.instance.nvme_gb,
         "usableGibPerGpu": gib(memory.usable_bytes_per_gpu),
         "weightsGibPerGpu": gib(memory.weight_bytes_per_gpu),
         "weightsGibPerReplica": gib(model.weight_bytes),
@@ -294,6 +295,9 @@ def capacity(settings: Settings) -> dict[str, Any]:
         summary["missing"] = [f"model.{key}" for key in resolved.missing]
         return summary
     summary["weightsGib"] = gib(resolved.spec.weight_bytes)
+    if resolved.spec.experts is not None:
+        summary["experts"] = resolved.spec.experts
+        summary["activeExperts"] = resolved.spec.active_experts
     for role in roles(settings):
         summary[role.name] = _role_capacity(settings, role, resolved.spec)
     return summary
