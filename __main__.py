@@ -22,7 +22,7 @@ LlmdStack(
     settings,
     cluster.provider,
     crds=crds.resources,
-    gateway_control_plane=[control_plane.istiod],
+    gateway_control_plane=control_plane.resources,
     gpu_capacity=[gpu_pool.node_pool],
     hf_token=hf_token(),
 )
@@ -36,4 +36,4 @@ pulumi.export("modelName", settings.model.name)
 pulumi.export("gatewayService", outputs.gateway_service(settings))
 pulumi.export("portForwardCommand", outputs.port_forward_command(settings))
 pulumi.export("chatCompletionsCurl", outputs.chat_completions_curl(settings))
-pulumi.export("versions", settings.profile.deployed())
+pulumi.export("versions", settings.profile.deployed(settings.serving.gateway))
