@@ -34,7 +34,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "extra-args": {"model": {"extraArgs": ["--enable-prefix-caching"], "replicas": 1}},
     "simulated": {"model": {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 3}},
     "existing-gpu": {"cluster": {"mode": "existing", "kubeconfigContext": "gpu-cluster"}},
-    "existing-simulated": {"cluster": {"mode": "existing"}, "model": {"simulate": True, "replicas": 2}},
+    "existing-simulated": {
+        "cluster": {"mode": "existing"},
+        "model": {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 3},
+    },
 }
 
 
@@ -54,7 +57,11 @@ def all_runs() -> list[tuple[str, Recording]]:
     for variant, overrides in VARIANTS.items():
         config = {**base, **mockrun.namespaced(overrides)}
         CONFIGS[variant] = config
-        secrets = {"llmd-eks:hfToken": HF_TOKEN} if variant in {"internal-nlb", "existing-vpc", "simulated"} else {}
+        secrets = (
+            {"llmd-eks:hfToken": HF_TOKEN}
+            if variant in {"internal-nlb", "existing-vpc", "simulated", "existing-simulated"}
+            else {}
+        )
         runs.append((variant, mockrun.run_program(variant, config, secrets)))
     return runs
 

@@ -25,6 +25,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
 PULL_REQUEST = WORKFLOWS / "pull-request.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
+KIND_E2E = WORKFLOWS / "kind-e2e.yml"  # more checks: tests/test_kind_e2e.py
 CI_RUN = ROOT / ".ci" / "run"
 
 PULUMI_ACTION = "pulumi/actions"
@@ -130,7 +131,7 @@ def assert_pulumi_step(job_: dict[str, Any], command: str, stack: str) -> dict[s
 
 
 def test_workflows_exist() -> None:
-    assert {PULL_REQUEST, DEPLOY} <= set(WORKFLOW_FILES), [p.name for p in WORKFLOW_FILES]
+    assert {PULL_REQUEST, DEPLOY, KIND_E2E} <= set(WORKFLOW_FILES), [p.name for p in WORKFLOW_FILES]
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
