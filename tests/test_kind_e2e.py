@@ -116,12 +116,14 @@ def test_commands_use_the_names_the_program_creates() -> None:
 
 
 def test_metrics_check_looks_for_the_metric_the_endpoint_picker_reads() -> None:
-    metrics = next(line for line in run_lines(e2e_job()) if "/metrics" in line)
-    pattern = re.search(r"grep -E '(.+)'", metrics)
-    assert pattern
-    profile = local_settings().profile
-    assert re.search(pattern.group(1), profile.epp_kv_cache_metric + " 0")
-    assert not re.search(pattern.group(1), "vllm:gpu_cache_usage_perc 0"), "the pre-v0.7.0 simulator name"
+    # One grep per metric: each fails the step on its own when its metric is missing.
+    patterns = [re.search(r"\| grep '(.+)'$", line) for line in run_lines(e2e_job()) if "/metrics" in line]
+    assert patterns and all(patterns)
+    kv = [p.group(1) for p in patterns if p and "cache" in p.group(1)]
+    assert len(kv) == 1
+    exposition = 'vllm:{name}{{model_name="Qwen/Qwen3-8B"}} 0'
+    assert re.search(kv[0], exposition.format(name=local_settings().profile.epp_kv_cache_metric.removeprefix("vllm:")))
+    assert not re.search(kv[0], exposition.format(name="gpu_cache_usage_perc")), "the pre-v0.7.0 simulator name"
 
 
 def test_stack_file_is_plain_yaml_without_aws() -> None:

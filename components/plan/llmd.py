@@ -60,7 +60,7 @@ def inferencepool_values(settings: Settings) -> dict[str, Any]:
         "extProcPort": 9002,
         "pluginsConfigFile": profile.epp_plugins_config_file,
     }
-    if settings.model.simulate:
+    if not modes.uses_gpus(settings):
         extension["resources"] = simulator.EPP_RESOURCES
     return {
         "inferenceExtension": extension,
