@@ -19,8 +19,8 @@ EXTRA_DIR = Path(__file__).resolve().parent / "reference_extra"
 def chart_dir(chart: str) -> Path:
     """``reference_extra/<chart>``; FileNotFoundError names the folder when it is missing."""
     found = EXTRA_DIR / chart
-    if not (found / "PROVENANCE.md").is_file():
-        raise FileNotFoundError(f"no reference data with a PROVENANCE.md at {found}")
+    if not (found / "PROVENANCE").is_file():
+        raise FileNotFoundError(f"no reference data with a PROVENANCE note at {found}")
     return found
 
 

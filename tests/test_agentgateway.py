@@ -2,7 +2,7 @@
 
 The agentgateway charts and the AgentgatewayParameters CRD are not in
 ../shared/reference; their key lists at the pinned version live in
-tests/reference_extra/ (see PROVENANCE.md there) and are checked with
+tests/reference_extra/ (see the PROVENANCE notes there) and are checked with
 tests/extra_contracts.py.
 """
 
