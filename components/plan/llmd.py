@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from . import autoscaling, operations
 from .gateway import GATEWAY_CLASS
 from .names import (
     GATEWAY_LISTENER_PORT,
@@ -47,7 +48,7 @@ def infra_values(settings: Settings) -> dict[str, Any]:
 
 def inferencepool_values(settings: Settings) -> dict[str, Any]:
     profile = settings.profile
-    return {
+    values = {
         "inferenceExtension": {
             "replicas": 1,
             "image": {
@@ -66,6 +67,7 @@ def inferencepool_values(settings: Settings) -> dict[str, Any]:
         },
         "provider": {"name": settings.serving.gateway},
     }
+    return operations.apply_to_inferencepool(values, settings)
 
 
 def vllm_args(settings: Settings) -> list[str]:
@@ -108,7 +110,8 @@ def vllm_container(settings: Settings) -> dict[str, Any]:
     }
 
 
-def modelservice_values(settings: Settings) -> dict[str, Any]:
+def modelservice_values(settings: Settings, model_bucket: str | None = None) -> dict[str, Any]:
+    """``model_bucket``: the S3 model cache's bucket when ``modelCache.enabled``."""
     model = settings.model
     artifacts: dict[str, Any] = {
         "uri": f"hf://{model.name}",
@@ -119,13 +122,13 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
     }
     if settings.has_hf_token:
         artifacts["authSecretName"] = HF_TOKEN_SECRET
-    return {
+    values = {
         "multinode": False,
         "modelArtifacts": artifacts,
         "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
         "decode": {
             "create": True,
-            "replicas": model.replicas,
+            "replicas": autoscaling.decode_replicas(settings),
             "parallelism": {"tensor": model.tensor_parallelism},
             "nodeSelector": {"karpenter.sh/nodepool": GPU_NODEPOOL},
             "tolerations": [dict(GPU_TOLERATION)],
@@ -137,6 +140,7 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
         },
         "prefill": {"create": False},
     }
+    return operations.apply_to_modelservice(values, settings, model_bucket)
 
 
 def httproute_spec(settings: Settings) -> dict[str, Any]:
