@@ -157,6 +157,8 @@ def test_every_kubernetes_resource_uses_the_cluster_provider(name: str) -> None:
     assert all(r.provider_urn == provider for r in rec.resources if r.type.startswith("kubernetes:"))
     urns = [r.urn for r in rec.resources]
     assert len(urns) == len(set(urns))
+    components = {r.urn for r in rec.resources if r.type.startswith("llmd:")}
+    assert all(r.parent in components for r in rec.resources if not r.type.startswith("llmd:"))
 
 
 # ---- observability ------------------------------------------------------------------
@@ -176,6 +178,7 @@ def test_kube_prometheus_stack_is_pinned_and_selects_every_namespace() -> None:
     spec = values(kps)["prometheus"]["prometheusSpec"]
     for switch in observability.SELECT_ALL_SWITCHES:
         assert spec[switch] is False, switch
+    assert all(values(kps)[c] == {"enabled": False} for c in observability.UNREACHABLE_TARGETS)
     sidecar = values(kps)["grafana"]["sidecar"]["dashboards"]
     assert (sidecar["label"], sidecar["labelValue"], sidecar["searchNamespace"]) == ("grafana_dashboard", "1", "ALL")
 

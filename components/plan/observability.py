@@ -34,6 +34,9 @@ SELECT_ALL_SWITCHES = (
 )
 
 
+UNREACHABLE_TARGETS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+
+
 def fullname(release: str = RELEASE) -> str:
     """kube-prometheus-stack ``fullname``: the release if it contains the chart name, cut to 26."""
     name = release if CHART_NAME in release else f"{release}-{CHART_NAME}"
@@ -52,7 +55,11 @@ def grafana_service(release: str = RELEASE) -> str:
 def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
     spec: dict[str, Any] = {switch: False for switch in SELECT_ALL_SWITCHES}
     spec["scrapeInterval"] = SCRAPE_INTERVAL
+    # EKS runs the control plane (and Auto Mode kube-proxy) out of Prometheus's reach:
+    # scraping them would only keep TargetDown alerts firing.
+    unreachable = {component: {"enabled": False} for component in UNREACHABLE_TARGETS}
     return {
+        **unreachable,
         "prometheus": {"prometheusSpec": spec},
         "grafana": {
             "adminUser": GRAFANA_ADMIN_USER,  # no adminPassword: the chart generates one into its Secret
