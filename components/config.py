@@ -138,6 +138,14 @@ class LoraAdapter(_Strict):
         return self.source.removeprefix("hf://") if self.source.startswith("hf://") else None
 
 
+class SimulatorConfig(_Strict):
+    """Latencies of llm-d's vLLM simulator (``model.simulate``): long enough that
+    queueing and routing show in the metrics, short enough for a quick demo."""
+
+    time_to_first_token_ms: int = Field(default=200, ge=0)
+    inter_token_latency_ms: int = Field(default=20, ge=0)
+
+
 class ModelConfig(_Strict):
     name: str = Field(default="Qwen/Qwen3-32B", pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[-A-Za-z0-9_.]+$")
     tensor_parallelism: int = Field(default=2, ge=1)
@@ -147,6 +155,7 @@ class ModelConfig(_Strict):
     extra_args: list[str] = Field(default_factory=list)
     lora_adapters: list[LoraAdapter] = Field(default_factory=list)
     simulate: bool = False
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
 
     @field_validator("lora_adapters")
     @classmethod
@@ -381,8 +390,6 @@ def not_implemented(settings: Settings) -> list[str]:
             any(a.hf_repo is None for a in cfg.model.lora_adapters),
             "loading LoRA adapters from s3:// (vLLM loads them from a local path or Hugging Face); use hf://",
         ),
-        "model.simulate": (cfg.model.simulate, "simulated accelerators"),
-        "cluster.mode": (cfg.cluster.mode != "eks-auto", "existing clusters; use eks-auto"),
     }
     for key, (requested, what) in unbuilt.items():
         if requested:

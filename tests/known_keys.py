@@ -1,10 +1,10 @@
 """Key paths: which Helm values keys a chart knows, which fields a CRD defines.
 
-Helm ignores unknown values keys without a word, so every path the program
-sets must exist upstream. Charts in ``../shared/reference`` are read
-directly; charts and CRDs that are not there have their key lists stored
-under ``tests/reference_extra/`` (see the PROVENANCE file beside each),
-written with :func:`values_paths` / :func:`crd_field_paths`.
+For charts and CRDs that are not in ``../shared/reference`` (those are checked
+with ``tests/contracts.py``): their key lists are stored under
+``tests/reference_extra/`` (see the PROVENANCE file beside each), written with
+:func:`values_paths` / :func:`crd_field_paths`. Helm ignores unknown values
+keys without a word, so every path the program sets must be listed.
 
 A list line is ``<path>\\t<kind>``; kind is ``map``, ``list`` or ``scalar``
 (for CRDs, ``required`` marks a field its parent object requires).
@@ -16,10 +16,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
 EXTRA = Path(__file__).resolve().parent / "reference_extra"
 
 Known = dict[str, str]  # path -> kind
@@ -66,20 +62,6 @@ def load(path: Path) -> Known:
 
 def dump(known: Known) -> str:
     return "".join(f"{path}\t{kind}\n" for path, kind in sorted(known.items()))
-
-
-def reference_chart_keys(chart_dir: str) -> Known | None:
-    """A reference chart's known keys (values.yaml plus used-values.txt), or None without the reference."""
-    folder = REFERENCE / "charts" / chart_dir
-    if not folder.is_dir():
-        return None
-    known = values_paths(yaml.safe_load((folder / "values.yaml").read_text()) or {})
-    used = folder / "used-values.txt"
-    if used.exists():
-        # Paths the templates read; a childless one may hold a free-form map (labels, annotations).
-        for path in filter(None, map(str.strip, used.read_text().splitlines())):
-            known.setdefault(path, "map")
-    return known
 
 
 def _leaves(tree: Any, prefix: str = "") -> Iterator[str]:

@@ -13,10 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pulumi
 import pytest
-import yaml
 
 from components import mockrun
 from components.config import ConfigError, not_implemented, resolve
@@ -25,8 +23,9 @@ from components.mockrun import Recording, Registration
 from components.plan import model_cache, observability
 from components.plan.guardrails import Severity, evaluate
 from components.plan.names import RELEASES, modelservice_fullname
-from tests import known_keys
+from tests import contracts, known_keys
 from tests.conftest import HF_TOKEN, base_config, stack_config
+from tests.test_reference import LIST_ITEM_KEYS
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
@@ -95,31 +94,9 @@ def settings_for(**overrides: Any):
     return resolve(raw, "unit", region="us-west-2")
 
 
-def crd_schema(file: str) -> dict[str, Any]:
-    path = known_keys.REFERENCE / "crds" / file
-    if not path.exists():
-        pytest.skip(f"{path} not found: the upstream reference (../shared/reference) is not checked out")
-    crd = yaml.safe_load(path.read_text())
-    served = next(v for v in crd["spec"]["versions"] if v["served"])
-    return served["schema"]["openAPIV3Schema"]
-
-
-def assert_valid(obj: dict[str, Any], crd_file: str) -> None:
-    jsonschema.Draft7Validator(crd_schema(crd_file)).validate(obj)
-
-
-def chart_keys(chart_dir: str) -> known_keys.Known:
-    known = known_keys.reference_chart_keys(chart_dir)
-    if known is None:
-        pytest.skip(f"chart {chart_dir} not found: the upstream reference (../shared/reference) is not checked out")
-    return known
-
-
-def chart_schema(chart_dir: str) -> dict[str, Any]:
-    path = known_keys.REFERENCE / "charts" / chart_dir / "values.schema.json"
-    if not path.exists():
-        pytest.skip(f"{path} not found: the upstream reference (../shared/reference) is not checked out")
-    return json.loads(path.read_text())
+def assert_valid(obj: dict[str, Any]) -> None:
+    contracts.require_reference()
+    assert contracts.validate_custom_resource(obj) == []
 
 
 # ---- everything off ---------------------------------------------------------------
@@ -214,7 +191,7 @@ def test_monitors_the_charts_render_are_valid() -> None:
             "podMetricsEndpoints": [{"port": pm["portName"], "path": pm["path"], "interval": pm["interval"]}],
         },
     }
-    assert_valid(pod_monitor, "monitoring.coreos.com_podmonitors.yaml")
+    assert_valid(pod_monitor)
     prom = values(rel["llm-d-inferencepool"])["inferenceExtension"]["monitoring"]
     epp = f"{RELEASES.inferencepool}-epp"
     service_monitor = {  # gateway-api-inference-extension config/charts/epplib/templates/_servicemonitor.yaml
@@ -237,7 +214,7 @@ def test_monitors_the_charts_render_are_valid() -> None:
             "selector": {"matchLabels": {"app.kubernetes.io/name": epp}},
         },
     }
-    assert_valid(service_monitor, "monitoring.coreos.com_servicemonitors.yaml")
+    assert_valid(service_monitor)
 
 
 def test_monitors_wait_for_the_prometheus_operator_crds() -> None:
@@ -320,7 +297,7 @@ def test_keda_and_scaled_object() -> None:
     assert (keda.inputs["chart"], keda.inputs["version"], keda.inputs["namespace"]) == ("keda", "2.20.2", "keda")
     scaled = rec.one(SCALED_OBJECT).inputs
     obj = {k: scaled[k] for k in ("apiVersion", "kind", "metadata", "spec")}
-    assert_valid(obj, "keda.sh_scaledobjects.yaml")
+    assert_valid(obj)
     spec = scaled["spec"]
     assert scaled["metadata"]["namespace"] == "llm-d"
     # The modelservice chart names its decode Deployment "<fullname>-decode".
@@ -440,6 +417,18 @@ def test_budget_violation_registers_nothing() -> None:
             "GR-OPERATIONS-LLMD-ONLY",
             Severity.ERROR,
             "modelCache.enabled",
+        ),
+        (
+            {"model": {"simulate": True}, "modelCache": {"enabled": True}},
+            "GR-MODELCACHE-EKS-VLLM",
+            Severity.ERROR,
+            "modelCache.enabled",
+        ),
+        (
+            {"model": {"simulate": True, "loraAdapters": [{"name": "a", "source": "hf://o/a"}]}},
+            "GR-SIM-LORA",
+            Severity.WARNING,
+            "model.loraAdapters",
         ),
     ],
 )
@@ -672,14 +661,22 @@ def test_lora_adapters() -> None:
 
 
 def test_llm_d_values_with_every_feature_are_valid_and_known() -> None:
+    contracts.require_reference()
     rel = releases(RUNS["everything"])
     ms, pool = values(rel["llm-d-modelservice"]), values(rel["llm-d-inferencepool"])
-    jsonschema.Draft7Validator(chart_schema("llm-d-modelservice-v0.4.9")).validate(ms)
-    assert known_keys.unknown_values(ms, chart_keys("llm-d-modelservice-v0.4.9")) == []
-    assert known_keys.unknown_values(pool, chart_keys("inferencepool-v1.4.0")) == []
-    assert known_keys.unknown_values(
-        {"decode": {"monitoring": {"podmonitr": {}}}}, chart_keys("llm-d-modelservice-v0.4.9")
-    )
+    chart = "llm-d-modelservice-v0.4.9"
+    assert contracts.validate_helm_values(chart, ms, LIST_ITEM_KEYS[chart]) == []
+    assert contracts.validate_helm_values("inferencepool-v1.4.0", pool) == []
+    typo = {**ms, "decode": {**ms["decode"], "monitoring": {"podmonitor": {"enabeld": True}}}}
+    assert contracts.validate_helm_values(chart, typo, LIST_ITEM_KEYS[chart]) != []
+
+
+def test_simulated_servers_get_monitoring_and_autoscaling_only() -> None:
+    rec = _run(model={"simulate": True, **LORA["model"]}, **AUTOSCALING_ON)
+    ms = values(releases(rec)["llm-d-modelservice"])
+    assert ms["decode"]["monitoring"]["podmonitor"]["enabled"] is True
+    assert "--enable-lora" not in ms["decode"]["containers"][0]["args"]
+    assert rec.one(SCALED_OBJECT).inputs["spec"]["maxReplicaCount"] == 2
 
 
 def test_features_apply_to_prefill_servers_too() -> None:

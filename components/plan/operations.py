@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import versions
 from ..config import Settings
-from . import lora, model_cache, observability
+from . import lora, model_cache, modes, observability
 
 MODEL_SERVER_ROLES = ("decode", "prefill")
 VLLM_CONTAINER = "vllm"
@@ -31,9 +31,12 @@ def apply_to_modelservice(values: dict[str, Any], settings: Settings, model_buck
     if cfg.model_cache.enabled and model_bucket is None:
         raise ValueError("modelCache is enabled but no bucket name was given")
     out = copy.deepcopy(values)
-    args = lora.vllm_args(settings)
-    env = lora.vllm_env(settings)
-    if cfg.model_cache.enabled:
+    # LoRA and S3 weights are vLLM flags; the simulator (model.simulate) gets monitoring only.
+    vllm = modes.uses_gpus(settings)
+    args = lora.vllm_args(settings) if vllm else []
+    env = lora.vllm_env(settings) if vllm else []
+    cache = cfg.model_cache.enabled and vllm
+    if cache:
         assert model_bucket is not None
         out["modelArtifacts"]["uri"] = model_cache.model_uri(settings, model_bucket)
         args = [*model_cache.vllm_args(settings, model_bucket), *args]
@@ -48,7 +51,7 @@ def apply_to_modelservice(values: dict[str, Any], settings: Settings, model_buck
             container["args"] = [*container.get("args", []), *args]
             if env:
                 container["env"] = [*container.get("env", []), *env]
-            if cfg.model_cache.enabled:
+            if cache:
                 # The chart creates no model volume for s3://; a mount would point at nothing.
                 container["mountModelVolume"] = False
     return out

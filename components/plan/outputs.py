@@ -5,9 +5,25 @@ from __future__ import annotations
 import json
 
 from ..config import Settings
+from . import modes
 from .llmd import gateway_service_address
 
 LOCAL_PORT = 8080
+EXISTING_CLUSTER_NAME = "existing"  # clusterName of an existing cluster on the current context
+
+
+def cluster_name(settings: Settings) -> str:
+    """The EKS cluster's name, or the kubeconfig context of an existing cluster."""
+    if modes.existing_cluster(settings):
+        return settings.cluster.kubeconfig_context or EXISTING_CLUSTER_NAME
+    return settings.cluster_name
+
+
+def kubectl(settings: Settings) -> str:
+    """kubectl aimed at the stack's cluster: an existing cluster's context is
+    named, so the command works whatever the current context is."""
+    context = settings.cluster.kubeconfig_context if modes.existing_cluster(settings) else ""
+    return f"kubectl --context {context}" if context else "kubectl"
 
 
 def gateway_service(settings: Settings) -> str:
@@ -17,7 +33,7 @@ def gateway_service(settings: Settings) -> str:
 
 def port_forward_command(settings: Settings) -> str:
     namespace, service, port = gateway_service_address(settings)
-    return f"kubectl port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
+    return f"{kubectl(settings)} port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
 
 
 def chat_completions_curl(settings: Settings) -> str:

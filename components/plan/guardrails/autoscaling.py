@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...config import NAMESPACE, Settings
+from .. import modes
 from . import Finding, Severity, rule
 
 
@@ -19,7 +20,8 @@ def prefill_gpus(settings: Settings) -> int:
 @rule("GR-AUTOSCALING-GPU-BUDGET")
 def max_replicas_within_gpu_budget(settings: Settings) -> Iterator[Finding]:
     scaling = settings.config.autoscaling
-    if not scaling.enabled:
+    # gpu.maxGpus bounds only the GPU capacity this program creates (not the simulator's, not an existing cluster's).
+    if not scaling.enabled or not modes.creates_gpu_capacity(settings):
         return
     per_replica = settings.model.tensor_parallelism
     reserved = prefill_gpus(settings)
