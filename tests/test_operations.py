@@ -584,6 +584,8 @@ def test_copy_job() -> None:
     assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "llm-d-hf-token", "key": "HF_TOKEN"}}
     assert HF_TOKEN not in json.dumps(job)
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    writable = container["volumeMounts"][0]["mountPath"]
+    assert all(env[k]["value"].startswith(writable) for k in ("HOME", "TMPDIR", "HF_HOME", "PYTHONPATH", "WORK_DIR"))
     script = RUNS["cache"].one("kubernetes:core/v1:ConfigMap", "model-cache-copy-script").inputs["data"]
     assert script["copy_model_to_s3.py"] == (ROOT / "components" / "jobs" / "copy_model_to_s3.py").read_text()
     no_token = RUNS["cache-no-token"].one(JOB).inputs["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -598,17 +600,13 @@ def test_existing_bucket_is_used_not_created() -> None:
 
 
 class FakeS3:
-    def __init__(self, existing: set[str] | None = None, head_error: str = "404") -> None:
-        self.objects: dict[str, bytes] = {k: b"" for k in existing or set()}
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
         self.calls: list[str] = []
-        self.head_error = head_error
 
-    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
-        if Key in self.objects:
-            return {}
-        error = Exception("head")
-        error.response = {"Error": {"Code": self.head_error}}  # type: ignore[attr-defined]
-        raise error
+    def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int) -> dict[str, Any]:  # noqa: N803
+        keys = sorted(k for k in self.objects if k.startswith(Prefix))[:MaxKeys]
+        return {"KeyCount": len(keys), "Contents": [{"Key": k} for k in keys]} if keys else {"KeyCount": 0}
 
     def upload_file(self, Filename: str, Bucket: str, Key: str) -> None:  # noqa: N803
         self.objects[Key] = Path(Filename).read_bytes()
@@ -637,8 +635,9 @@ def test_copy_script_copies_file_by_file_and_marks_completion(tmp_path: Path) ->
     assert max(seen_on_disk) == 0 and list(tmp_path.iterdir()) == [], "one file on disk at a time"
     assert copier.is_cached(s3, "b", "models/org/m/")
     assert not copier.is_cached(FakeS3(), "b", "models/org/m/")
-    with pytest.raises(Exception, match="head"):
-        copier.is_cached(FakeS3(head_error="403"), "b", "models/org/m/")
+    partial = FakeS3()
+    partial.objects["models/org/m/.llmd-eks-complete.tmp"] = b""
+    assert not copier.is_cached(partial, "b", "models/org/m/"), "only the exact marker counts"
     with pytest.raises(SystemExit, match="safetensors"):
         copier.files_to_copy(["config.json", "pytorch_model.bin"])
 

@@ -25,7 +25,7 @@ SKIPPED = ("*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.onnx", "*.gguf", "o
 
 
 class S3(Protocol):
-    def head_object(self, *, Bucket: str, Key: str) -> Any: ...  # noqa: N803 (boto3 names)
+    def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int) -> dict[str, Any]: ...  # noqa: N803 (boto3 names)
     def upload_file(self, Filename: str, Bucket: str, Key: str) -> None: ...  # noqa: N803
     def put_object(self, *, Bucket: str, Key: str, Body: bytes) -> Any: ...  # noqa: N803
 
@@ -41,15 +41,14 @@ def files_to_copy(repo_files: Iterable[str]) -> list[str]:
 
 
 def is_cached(s3: S3, bucket: str, key_prefix: str) -> bool:
-    """Whether the marker exists; errors other than "not found" (e.g. access denied) propagate."""
-    try:
-        s3.head_object(Bucket=bucket, Key=key_prefix + MARKER)
-    except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        if code in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+    """Whether the marker exists.
+
+    A listing, not HeadObject: with ListBucket granted on the prefix only, S3
+    answers HeadObject on a missing key with 403, not 404.
+    """
+    marker = key_prefix + MARKER
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=marker, MaxKeys=1)
+    return any(item.get("Key") == marker for item in listing.get("Contents", []))
 
 
 def copy(repo_files: Iterable[str], download: Download, s3: S3, bucket: str, key_prefix: str, work_dir: Path) -> int:

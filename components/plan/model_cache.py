@@ -158,6 +158,7 @@ def copy_job_spec(settings: Settings, bucket: str, script_config_map: str) -> di
         {"name": "KEY_PREFIX", "value": key_prefix(settings)},
         {"name": "WORK_DIR", "value": f"{COPY_WORK_DIR}/files"},
         {"name": "HOME", "value": COPY_WORK_DIR},
+        {"name": "TMPDIR", "value": f"{COPY_WORK_DIR}/tmp"},  # the root filesystem is read-only
         {"name": "HF_HOME", "value": f"{COPY_WORK_DIR}/hf"},
         {"name": "PYTHONPATH", "value": f"{COPY_WORK_DIR}/site"},
         *vllm_env(settings),
@@ -166,7 +167,7 @@ def copy_job_spec(settings: Settings, bucket: str, script_config_map: str) -> di
         env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_TOKEN_SECRET, "key": HF_TOKEN_KEY}}})
     packages = " ".join(ops.model_copy_packages)
     command = (
-        f"mkdir -p {COPY_WORK_DIR}/files && "
+        f"mkdir -p {COPY_WORK_DIR}/files {COPY_WORK_DIR}/tmp && "
         f"pip install --quiet --no-cache-dir --target {COPY_WORK_DIR}/site {packages} && "
         f"exec python /scripts/{COPY_SCRIPT_KEY}"
     )
