@@ -2,11 +2,15 @@
 
 import pulumi
 
+from components.autoscaling import Autoscaling
 from components.cluster import AutoModeCluster, ExistingCluster
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
 from components.llmd import LlmdStack
-from components.plan import modes, outputs
+from components.model_cache import ModelCache
+from components.observability import Observability
+from components.plan import lora, modes, observability, operations, outputs
+from components.plan.model_cache import model_uri as model_cache_uri
 from components.preflight import preflight
 from components.pulumi_config import hf_token
 
@@ -18,7 +22,13 @@ cluster = eks or ExistingCluster("llmd", settings)
 gpu_pool = GpuNodePool("gpu", settings, eks) if eks and modes.creates_gpu_capacity(settings) else None
 crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
 control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
-LlmdStack(
+ops = settings.config
+monitoring = Observability("observability", settings, cluster.provider) if ops.observability.enabled else None
+# Guardrails allow the model cache only on the EKS cluster this program creates.
+model_cache = (
+    ModelCache("model-cache", settings, eks.provider, cluster=eks.cluster) if eks and ops.model_cache.enabled else None
+)
+llm_d = LlmdStack(
     "llm-d",
     settings,
     cluster.provider,
@@ -26,7 +36,11 @@ LlmdStack(
     gateway_control_plane=control_plane.resources,
     gpu_capacity=[gpu_pool.node_pool] if gpu_pool else [],
     hf_token=hf_token(),
+    monitoring=[monitoring.stack] if monitoring else [],
+    model_cache=model_cache,
 )
+if ops.autoscaling.enabled and monitoring is not None:  # guardrails require observability
+    Autoscaling("autoscaling", settings, cluster.provider, prometheus=[monitoring.stack], target=[llm_d.modelservice])
 
 pulumi.export("clusterName", outputs.cluster_name(settings))
 if eks:
@@ -40,4 +54,15 @@ pulumi.export("modelName", settings.model.name)
 pulumi.export("gatewayService", outputs.gateway_service(settings))
 pulumi.export("portForwardCommand", outputs.port_forward_command(settings))
 pulumi.export("chatCompletionsCurl", outputs.chat_completions_curl(settings))
-pulumi.export("versions", settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate))
+pulumi.export(
+    "versions",
+    {
+        **settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate),
+        **operations.deployed_versions(settings),
+    },
+)
+pulumi.export("loraAdapters", lora.adapters_output(settings))
+if monitoring is not None:
+    pulumi.export("grafana", observability.grafana_access())
+if model_cache is not None:
+    pulumi.export("modelCacheUri", model_cache.bucket.apply(lambda bucket: model_cache_uri(settings, bucket)))

@@ -132,6 +132,11 @@ class LoraAdapter(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
     source: str = Field(pattern=r"^(hf://[^/\s]+/[^/\s]+|s3://[^/\s]+/\S*)$")
 
+    @property
+    def hf_repo(self) -> str | None:
+        """``org/repo`` for a Hugging Face source, else None."""
+        return self.source.removeprefix("hf://") if self.source.startswith("hf://") else None
+
 
 class SimulatorConfig(_Strict):
     """Latencies of llm-d's vLLM simulator (``model.simulate``): long enough that
@@ -151,6 +156,15 @@ class ModelConfig(_Strict):
     lora_adapters: list[LoraAdapter] = Field(default_factory=list)
     simulate: bool = False
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+
+    @field_validator("lora_adapters")
+    @classmethod
+    def _unique_adapters(cls, adapters: list[LoraAdapter]) -> list[LoraAdapter]:
+        names = [a.name for a in adapters]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"adapter names must be unique (requests select an adapter by name): {duplicates}")
+        return adapters
 
 
 class PrefillConfig(_Strict):
@@ -179,10 +193,14 @@ class ObservabilityConfig(_Strict):
     enabled: bool = True
 
 
+_CRON = re.compile(r"^\S+( \S+){4}$")  # five fields: KEDA's cron scaler has no seconds field
+_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+
 class OffPeakConfig(_Strict):
-    timezone: str = "UTC"
-    start: str = "0 20 * * 1-5"
-    end: str = "0 8 * * 1-5"
+    timezone: str = Field(default="UTC", pattern=_TIMEZONE.pattern)
+    start: str = Field(default="0 20 * * 1-5", pattern=_CRON.pattern)
+    end: str = Field(default="0 8 * * 1-5", pattern=_CRON.pattern)
     replicas: int = Field(default=1, ge=0)
 
 
@@ -193,11 +211,24 @@ class AutoscalingConfig(_Strict):
     queue_depth_target: int = Field(default=5, ge=1)
     off_peak: OffPeakConfig | None = None
 
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas ({self.max_replicas})")
+        if self.off_peak is not None and self.off_peak.replicas > self.min_replicas:
+            raise ValueError(
+                f"offPeak.replicas ({self.off_peak.replicas}) is larger than minReplicas ({self.min_replicas}); "
+                "off-peak hours scale down, so set it at or below minReplicas"
+            )
+        return self
+
 
 class ModelCacheConfig(_Strict):
     enabled: bool = False
-    bucket: str = ""
-    prefix: str = "models/"
+    # An existing bucket's name; empty: the program creates one.
+    bucket: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # Key prefix under which models live (s3://<bucket>/<prefix><org>/<model>/).
+    prefix: str = Field(default="models/", pattern=r"^$|^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 
 
 class StackConfig(_Strict):
@@ -354,10 +385,10 @@ def not_implemented(settings: Settings) -> list[str]:
             f"implemented: {', '.join(sorted(IMPLEMENTED_PHASES))}"
         )
     unbuilt = {
-        "observability.enabled": (cfg.observability.enabled, "observability; set it to false for now"),
-        "autoscaling.enabled": (cfg.autoscaling.enabled, "autoscaling"),
-        "modelCache.enabled": (cfg.model_cache.enabled, "the S3 model cache"),
-        "model.loraAdapters": (bool(cfg.model.lora_adapters), "LoRA adapters"),
+        "model.loraAdapters": (
+            any(a.hf_repo is None for a in cfg.model.lora_adapters),
+            "loading LoRA adapters from s3:// (vLLM loads them from a local path or Hugging Face); use hf://",
+        ),
     }
     for key, (requested, what) in unbuilt.items():
         if requested:

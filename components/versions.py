@@ -134,3 +134,38 @@ PROFILES: dict[str, VersionProfile] = {
 }
 
 DEFAULT_PROFILE = "v0.6"
+
+
+@dataclass(frozen=True)
+class OperationsVersions:
+    """Day-2 pieces that do not change with the llm-d profile (observability, autoscaling, model cache)."""
+
+    # 88.3.0 is the last release shipping prometheus-operator v0.93.0, the
+    # version of the PodMonitor/ServiceMonitor CRDs the tests validate against.
+    kube_prometheus_stack: HelmChart
+    keda: HelmChart
+    # The one-off Job that copies a model from Hugging Face into the S3 cache:
+    # a stock Python image plus exactly these PyPI packages.
+    model_copy_image: Image
+    model_copy_packages: tuple[str, ...]
+
+    def deployed(self, *, observability: bool, autoscaling: bool, model_cache: bool) -> dict[str, str]:
+        """The entries the ``versions`` stack output gains for the switched-on features."""
+        out: dict[str, str] = {}
+        if observability:
+            out["kubePrometheusStack"] = self.kube_prometheus_stack.version
+        if autoscaling:
+            out["keda"] = self.keda.version
+        if model_cache:
+            out["modelCopyImage"] = self.model_copy_image.ref
+        return out
+
+
+OPERATIONS = OperationsVersions(
+    kube_prometheus_stack=HelmChart(
+        "kube-prometheus-stack", "88.3.0", "https://prometheus-community.github.io/helm-charts"
+    ),
+    keda=HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts"),
+    model_copy_image=Image("docker.io/library/python", "3.12-slim"),
+    model_copy_packages=("huggingface-hub==2.4.0", "boto3==1.44.5"),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from . import modes, simulator
+from . import autoscaling, modes, operations, simulator
 from .gateway import GATEWAY_CLASS, INFERENCEPOOL_PROVIDER, NLB_CLASS, NLB_SCHEME_ANNOTATION, nlb_scheme
 from .names import (
     GATEWAY_LISTENER_PORT,
@@ -62,7 +62,7 @@ def inferencepool_values(settings: Settings) -> dict[str, Any]:
     }
     if not modes.uses_gpus(settings):
         extension["resources"] = simulator.EPP_RESOURCES
-    return {
+    values = {
         "inferenceExtension": extension,
         "inferencePool": {
             "targetPorts": [{"number": MODEL_SERVER_PORT}],
@@ -71,6 +71,7 @@ def inferencepool_values(settings: Settings) -> dict[str, Any]:
         },
         "provider": {"name": INFERENCEPOOL_PROVIDER[settings.serving.gateway]},
     }
+    return operations.apply_to_inferencepool(values, settings)
 
 
 def vllm_args(settings: Settings) -> list[str]:
@@ -152,7 +153,8 @@ def _simulator_decode(settings: Settings) -> dict[str, Any]:
     }
 
 
-def modelservice_values(settings: Settings) -> dict[str, Any]:
+def modelservice_values(settings: Settings, model_bucket: str | None = None) -> dict[str, Any]:
+    """``model_bucket``: the S3 model cache's bucket when ``modelCache.enabled``."""
     model = settings.model
     artifacts: dict[str, Any] = {
         "uri": f"hf://{model.name}",
@@ -164,18 +166,19 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
         artifacts["size"] = settings.gpu.ephemeral_storage
     if settings.has_hf_token:
         artifacts["authSecretName"] = HF_TOKEN_SECRET
-    decode: dict[str, Any] = {"create": True, "replicas": model.replicas}
+    decode: dict[str, Any] = {"create": True, "replicas": autoscaling.decode_replicas(settings)}
     decode |= _vllm_decode(settings) if modes.uses_gpus(settings) else _simulator_decode(settings)
     node_selector = modes.model_server_node_selector(settings)
     if node_selector:
         decode["nodeSelector"] = node_selector
-    return {
+    values = {
         "multinode": False,
         "modelArtifacts": artifacts,
         "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
         "decode": decode,
         "prefill": {"create": False},
     }
+    return operations.apply_to_modelservice(values, settings, model_bucket)
 
 
 def model_server_ready_timeout_s(settings: Settings) -> int:
