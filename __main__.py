@@ -5,8 +5,9 @@ import pulumi
 from components.cluster import AutoModeCluster
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
+from components.gpu_operator import GpuOperator
 from components.llmd import LlmdStack
-from components.plan import outputs
+from components.plan import gpu_operator, outputs
 from components.preflight import preflight
 from components.pulumi_config import hf_token
 
@@ -14,7 +15,16 @@ from components.pulumi_config import hf_token
 settings, findings = preflight()
 
 cluster = AutoModeCluster("llmd", settings)
-gpu_pool = GpuNodePool("gpu", settings, cluster)
+# The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
+# operator (1 -> 1.5) then leaves the NodePool template alone, which would
+# otherwise drift and replace every running GPU node.
+gpu_pool = GpuNodePool(
+    "gpu", settings, cluster, node_labels=gpu_operator.gpu_node_labels(settings, auto_mode_nodes=True)
+)
+if settings.gpu.operator:
+    # No Prometheus Operator CRDs until observability is built: the DCGM
+    # exporter runs, its ServiceMonitor waits for monitoring_crds.
+    GpuOperator("gpu-operator", settings, cluster.provider, auto_mode_nodes=settings.gpu.provisioner == "auto-mode")
 crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
 control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
 LlmdStack(
@@ -36,4 +46,4 @@ pulumi.export("modelName", settings.model.name)
 pulumi.export("gatewayService", outputs.gateway_service(settings))
 pulumi.export("portForwardCommand", outputs.port_forward_command(settings))
 pulumi.export("chatCompletionsCurl", outputs.chat_completions_curl(settings))
-pulumi.export("versions", settings.profile.deployed())
+pulumi.export("versions", outputs.deployed_versions(settings))

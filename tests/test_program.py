@@ -131,6 +131,10 @@ def test_ordering_edges_are_on_the_resources_themselves(recording: Recording) ->
     assert nodepool.urn in recording.waits_for(recording.release("llm-d-modelservice"))
 
 
+# Releases a phase adds to the foundation's (tests/test_gpu_operator.py and tests/test_dra.py check them).
+PHASE_RELEASES = {"1": set(), "1.5": {"gpu-operator"}}
+
+
 def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
     releases = recording.helm_releases()
     assert {r.inputs["name"] for r in releases} == {
@@ -139,6 +143,7 @@ def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
         "llm-d-infra",
         "llm-d-inferencepool",
         "llm-d-modelservice",
+        *PHASE_RELEASES[recording.outputs["phase"]],
     }
     for reg in releases:
         assert reg.inputs["version"], f"{reg.name} is not pinned"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .. import versions
 from ..config import Settings
 from .llmd import gateway_service_address
 
@@ -29,3 +30,11 @@ def chat_completions_curl(settings: Settings) -> str:
         }
     )
     return f"curl -s http://localhost:{LOCAL_PORT}/v1/chat/completions -H 'Content-Type: application/json' -d '{body}'"
+
+
+def deployed_versions(settings: Settings) -> dict[str, str]:
+    """Every pinned version this stack deploys: the llm-d profile plus the GPU platform of its phase."""
+    deployed = settings.profile.deployed()
+    if settings.gpu.operator:
+        deployed["gpuOperator"] = versions.GPU_OPERATOR.version
+    return deployed
