@@ -3,6 +3,7 @@
 import pulumi
 
 from components.cluster import AutoModeCluster
+from components.dra_nodegroup import DraNodeGroup
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
 from components.gpu_operator import GpuOperator
@@ -15,12 +16,15 @@ from components.pulumi_config import hf_token
 settings, findings = preflight()
 
 cluster = AutoModeCluster("llmd", settings)
-# The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
-# operator (1 -> 1.5) then leaves the NodePool template alone, which would
-# otherwise drift and replace every running GPU node.
-gpu_pool = GpuNodePool(
-    "gpu", settings, cluster, node_labels=gpu_operator.gpu_node_labels(settings, auto_mode_nodes=True)
-)
+if settings.gpu.provisioner == "managed-node-group":
+    # Phase 2b: GPUs as DRA ResourceClaims on a managed node group; no Auto Mode GPU NodePool.
+    gpu_capacity = DraNodeGroup("gpu-dra", settings, cluster).capacity
+else:
+    # The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
+    # operator (1 -> 1.5) then leaves the NodePool template alone, which would
+    # otherwise drift and replace every running GPU node.
+    auto_mode_labels = gpu_operator.gpu_node_labels(settings, auto_mode_nodes=True)
+    gpu_capacity = [GpuNodePool("gpu", settings, cluster, node_labels=auto_mode_labels).node_pool]
 if settings.gpu.operator:
     # No Prometheus Operator CRDs until observability is built: the DCGM
     # exporter runs, its ServiceMonitor waits for monitoring_crds.
@@ -33,7 +37,7 @@ LlmdStack(
     cluster.provider,
     crds=crds.resources,
     gateway_control_plane=[control_plane.istiod],
-    gpu_capacity=[gpu_pool.node_pool],
+    gpu_capacity=gpu_capacity,
     hf_token=hf_token(),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from . import dra
 from .gateway import GATEWAY_CLASS
 from .names import (
     GATEWAY_LISTENER_PORT,
@@ -90,13 +91,15 @@ def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 def vllm_container(settings: Settings) -> dict[str, Any]:
     gpus = str(settings.model.tensor_parallelism)
+    # With DRA the chart adds the ResourceClaim instead; a device-plugin count would never be satisfied.
+    resources = {} if settings.gpu.dra else {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}}
     return {
         "name": "vllm",
         "image": settings.profile.vllm_image.ref,
         "modelCommand": "vllmServe",
         "args": vllm_args(settings),
         "ports": [{"containerPort": MODEL_SERVER_PORT, "name": "metrics", "protocol": "TCP"}],
-        "resources": {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}},
+        "resources": resources,
         "mountModelVolume": True,
         "volumeMounts": [
             {"name": "metrics-volume", "mountPath": "/.config"},
@@ -106,6 +109,12 @@ def vllm_container(settings: Settings) -> dict[str, Any]:
         "livenessProbe": _http_probe("/health", 10, 3),
         "readinessProbe": _http_probe("/v1/models", 5, 3),
     }
+
+
+def model_server_node_selector(settings: Settings) -> dict[str, str]:
+    if settings.gpu.provisioner == "managed-node-group":
+        return dra.model_server_node_selector()
+    return {"karpenter.sh/nodepool": GPU_NODEPOOL}
 
 
 def modelservice_values(settings: Settings) -> dict[str, Any]:
@@ -119,7 +128,7 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
     }
     if settings.has_hf_token:
         artifacts["authSecretName"] = HF_TOKEN_SECRET
-    return {
+    values: dict[str, Any] = {
         "multinode": False,
         "modelArtifacts": artifacts,
         "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
@@ -127,7 +136,7 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
             "create": True,
             "replicas": model.replicas,
             "parallelism": {"tensor": model.tensor_parallelism},
-            "nodeSelector": {"karpenter.sh/nodepool": GPU_NODEPOOL},
+            "nodeSelector": model_server_node_selector(settings),
             "tolerations": [dict(GPU_TOLERATION)],
             "containers": [vllm_container(settings)],
             "volumes": [
@@ -137,6 +146,9 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
         },
         "prefill": {"create": False},
     }
+    if settings.gpu.dra:
+        values["accelerator"] = dra.modelservice_accelerator()
+    return values
 
 
 def httproute_spec(settings: Settings) -> dict[str, Any]:

@@ -37,4 +37,10 @@ def deployed_versions(settings: Settings) -> dict[str, str]:
     deployed = settings.profile.deployed()
     if settings.gpu.operator:
         deployed["gpuOperator"] = versions.GPU_OPERATOR.version
+    if settings.gpu.provisioner == "managed-node-group":
+        deployed["draDriver"] = versions.DRA_DRIVER.version
+        deployed["clusterAutoscaler"] = versions.CLUSTER_AUTOSCALER.version
+        deployed["clusterAutoscalerImage"] = versions.CLUSTER_AUTOSCALER_BUILDS[
+            settings.cluster.kubernetes_version
+        ].image.ref
     return deployed

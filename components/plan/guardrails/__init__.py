@@ -55,4 +55,4 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == Severity.ERROR]
 
 
-from . import phases  # noqa: E402,F401  (registers the rules)
+from . import dra, phases  # noqa: E402,F401  (registers the rules)
