@@ -191,6 +191,19 @@ def _phase2b() -> Recording:
 PHASE2B = _phase2b()
 
 
+@pytest.mark.parametrize(
+    ("release", "chart"),
+    [
+        ("nvidia-dra-driver-gpu", DRA_CHART),
+        ("cluster-autoscaler", AUTOSCALER_CHART),
+        ("llm-d-modelservice", MODELSERVICE_CHART),
+    ],
+)
+def test_recorded_release_values_are_valid_for_their_charts(release: str, chart: str) -> None:
+    contracts.require_reference()
+    assert contracts.validate_helm_values(chart, values(PHASE2B.release(release))) == []
+
+
 def test_node_group_is_the_gpu_capacity() -> None:
     node_group = PHASE2B.one(NODE_GROUP).inputs
     assert node_group["amiType"] == "AL2023_x86_64_NVIDIA"

@@ -101,12 +101,24 @@ def test_phase15_deploys_the_pinned_operator_on_the_cluster_provider() -> None:
     assert PHASE15.outputs["versions"]["gpuOperator"] == "v26.3.3"
 
 
+def test_recorded_values_are_valid_for_the_chart() -> None:
+    contracts.require_reference()
+    assert contracts.validate_helm_values(CHART, _values(PHASE15.release("gpu-operator"))) == []
+
+
 def test_phase15_keeps_the_operator_device_plugin_off_the_auto_mode_nodes() -> None:
     values = _values(PHASE15.release("gpu-operator"))
     assert values["devicePlugin"] == {"enabled": False}
     assert (values["driver"], values["toolkit"], values["migManager"]) == ({"enabled": False},) * 3
     labels = PHASE15.one(NODEPOOL).inputs["spec"]["template"]["metadata"]["labels"]
     assert labels[DEVICE_PLUGIN_LABEL] == "false"
+
+
+def test_labelled_nodepool_is_valid_for_its_crd() -> None:
+    contracts.require_reference()
+    nodepool = PHASE15.one(NODEPOOL).inputs
+    resource = {key: nodepool[key] for key in ("apiVersion", "kind", "metadata", "spec")}
+    assert contracts.validate_custom_resource(resource) == []
 
 
 def test_without_monitoring_crds_the_service_monitor_stays_off() -> None:
