@@ -2,33 +2,37 @@
 
 import pulumi
 
-from components.cluster import AutoModeCluster
+from components.cluster import AutoModeCluster, ExistingCluster
 from components.dra_nodegroup import DraNodeGroup
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
 from components.gpu_operator import GpuOperator
 from components.llmd import LlmdStack
-from components.plan import gpu_operator, outputs
+from components.plan import gpu_operator, modes, outputs
 from components.preflight import preflight
 from components.pulumi_config import hf_token
 
 # Configuration and guardrails first: nothing is registered unless the stack is valid.
 settings, findings = preflight()
 
-cluster = AutoModeCluster("llmd", settings)
-if settings.gpu.provisioner == "managed-node-group":
-    # Phase 2b: GPUs as DRA ResourceClaims on a managed node group; no Auto Mode GPU NodePool.
-    gpu_capacity = DraNodeGroup("gpu-dra", settings, cluster).capacity
-else:
-    # The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
-    # operator (1 -> 1.5) then leaves the NodePool template alone, which would
-    # otherwise drift and replace every running GPU node.
-    auto_mode_labels = gpu_operator.gpu_node_labels(settings, auto_mode_nodes=True)
-    gpu_capacity = [GpuNodePool("gpu", settings, cluster, node_labels=auto_mode_labels).node_pool]
-if settings.gpu.operator:
-    # No Prometheus Operator CRDs until observability is built: the DCGM
-    # exporter runs, its ServiceMonitor waits for monitoring_crds.
-    GpuOperator("gpu-operator", settings, cluster.provider, auto_mode_nodes=settings.gpu.provisioner == "auto-mode")
+eks = AutoModeCluster("llmd", settings) if modes.creates_aws_resources(settings) else None
+cluster = eks or ExistingCluster("llmd", settings)
+gpu_capacity: list[pulumi.Resource] = []
+if eks and modes.creates_gpu_capacity(settings):
+    if settings.gpu.provisioner == "managed-node-group":
+        # Phase 2b: GPUs as DRA ResourceClaims on a managed node group; no Auto Mode GPU NodePool.
+        gpu_capacity = DraNodeGroup("gpu-dra", settings, eks).capacity
+    else:
+        # The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
+        # operator (1 -> 1.5) then leaves the NodePool template alone, which would
+        # otherwise drift and replace every running GPU node.
+        auto_mode_labels = gpu_operator.gpu_node_labels(settings, auto_mode_nodes=True)
+        gpu_capacity = [GpuNodePool("gpu", settings, eks, node_labels=auto_mode_labels).node_pool]
+    if settings.gpu.operator:
+        # No Prometheus Operator CRDs until observability is built: the DCGM
+        # exporter runs, its ServiceMonitor waits for monitoring_crds.
+        auto_mode_nodes = settings.gpu.provisioner == "auto-mode"
+        GpuOperator("gpu-operator", settings, eks.provider, auto_mode_nodes=auto_mode_nodes)
 crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
 control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
 LlmdStack(
@@ -41,9 +45,12 @@ LlmdStack(
     hf_token=hf_token(),
 )
 
-pulumi.export("clusterName", settings.cluster_name)
-pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
-pulumi.export("region", settings.region)
+pulumi.export("clusterName", outputs.cluster_name(settings))
+if eks:
+    pulumi.export("kubeconfig", pulumi.Output.secret(eks.kubeconfig))
+    pulumi.export("region", settings.region)
+else:
+    pulumi.export("kubeconfigContext", settings.cluster.kubeconfig_context)
 pulumi.export("phase", settings.phase)
 pulumi.export("namespace", settings.serving.namespace)
 pulumi.export("modelName", settings.model.name)

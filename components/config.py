@@ -133,6 +133,14 @@ class LoraAdapter(_Strict):
     source: str = Field(pattern=r"^(hf://[^/\s]+/[^/\s]+|s3://[^/\s]+/\S*)$")
 
 
+class SimulatorConfig(_Strict):
+    """Latencies of llm-d's vLLM simulator (``model.simulate``): long enough that
+    queueing and routing show in the metrics, short enough for a quick demo."""
+
+    time_to_first_token_ms: int = Field(default=200, ge=0)
+    inter_token_latency_ms: int = Field(default=20, ge=0)
+
+
 class ModelConfig(_Strict):
     name: str = Field(default="Qwen/Qwen3-32B", pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[-A-Za-z0-9_.]+$")
     tensor_parallelism: int = Field(default=2, ge=1)
@@ -142,6 +150,7 @@ class ModelConfig(_Strict):
     extra_args: list[str] = Field(default_factory=list)
     lora_adapters: list[LoraAdapter] = Field(default_factory=list)
     simulate: bool = False
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
 
 
 class PrefillConfig(_Strict):
@@ -350,8 +359,6 @@ def not_implemented(settings: Settings) -> list[str]:
         "autoscaling.enabled": (cfg.autoscaling.enabled, "autoscaling"),
         "modelCache.enabled": (cfg.model_cache.enabled, "the S3 model cache"),
         "model.loraAdapters": (bool(cfg.model.lora_adapters), "LoRA adapters"),
-        "model.simulate": (cfg.model.simulate, "simulated accelerators"),
-        "cluster.mode": (cfg.cluster.mode != "eks-auto", "existing clusters; use eks-auto"),
     }
     for key, (requested, what) in unbuilt.items():
         if requested:

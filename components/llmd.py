@@ -12,9 +12,6 @@ from .helm import release
 from .plan import llmd as plan
 from .plan.names import HF_TOKEN_KEY, HF_TOKEN_SECRET, RELEASES
 
-# Model servers become ready only after a GPU node joins and the weights load.
-MODEL_SERVER_TIMEOUT_S = 45 * 60
-
 
 class LlmdStack(pulumi.ComponentResource):
     def __init__(
@@ -75,7 +72,7 @@ class LlmdStack(pulumi.ComponentResource):
             release_name=RELEASES.modelservice,
             namespace=ns,
             values=plan.modelservice_values(settings),
-            timeout_s=MODEL_SERVER_TIMEOUT_S,
+            timeout_s=plan.model_server_ready_timeout_s(settings),
             opts=on_cluster(*model_deps),
         )
         k8s.apiextensions.CustomResource(

@@ -49,6 +49,13 @@ class Image:
 
 
 @dataclass(frozen=True)
+class SimulatorImage(Image):
+    """llm-d's vLLM simulator, with the KV-cache metric name that version emits."""
+
+    kv_cache_metric: str
+
+
+@dataclass(frozen=True)
 class VersionProfile:
     name: str
     gateway_api_crds: Manifest
@@ -59,13 +66,18 @@ class VersionProfile:
     inferencepool: HelmChart
     modelservice: HelmChart
     epp_image: Image
+    # The Prometheus metric the endpoint picker reads for KV-cache utilisation;
+    # the simulator's must be the same or kv-cache-utilization-scorer sees nothing.
+    epp_kv_cache_metric: str
     vllm_image: Image
+    simulator_image: SimulatorImage
     # The scheduler image's built-in plugin file: prefix-cache-scorer 3,
     # queue-scorer 2, kv-cache-utilization-scorer 2 (upstream default).
     epp_plugins_config_file: str
 
-    def deployed(self) -> dict[str, str]:
-        """What the ``versions`` stack output reports."""
+    def deployed(self, simulate: bool = False) -> dict[str, str]:
+        """What the ``versions`` stack output reports: the model-server image actually run."""
+        model_server = {"simulator": self.simulator_image.ref} if simulate else {"vllm": self.vllm_image.ref}
         return {
             "profile": self.name,
             "gatewayApiCrds": self.gateway_api_crds.version,
@@ -75,7 +87,7 @@ class VersionProfile:
             "inferencepool": self.inferencepool.version,
             "llmDModelservice": self.modelservice.version,
             "endpointPicker": self.epp_image.ref,
-            "vllm": self.vllm_image.ref,
+            **model_server,
         }
 
 
@@ -100,7 +112,15 @@ PROFILES: dict[str, VersionProfile] = {
             "llm-d-modelservice", "v0.4.9", "https://llm-d-incubation.github.io/llm-d-modelservice/"
         ),
         epp_image=Image("ghcr.io/llm-d/llm-d-inference-scheduler", "v0.7.0"),
+        # Scheduler v0.7.0 builds on GAIE v1.4.0, whose vLLM default is
+        # vllm:kv_cache_usage_perc (the name vLLM v1 uses).
+        epp_kv_cache_metric="vllm:kv_cache_usage_perc",
         vllm_image=Image("ghcr.io/llm-d/llm-d-cuda", "v0.6.0"),
+        # The simulator renamed vllm:gpu_cache_usage_perc to vllm:kv_cache_usage_perc
+        # in v0.7.0; v0.8.1 is the version scheduler v0.7.0's own e2e tests run.
+        simulator_image=SimulatorImage(
+            "ghcr.io/llm-d/llm-d-inference-sim", "v0.8.1", kv_cache_metric="vllm:kv_cache_usage_perc"
+        ),
         epp_plugins_config_file="default-plugins.yaml",
     ),
 }

@@ -332,3 +332,16 @@ def test_switching_phases_keeps_cluster_and_vpc_urns() -> None:
     assert len(urns["1"]) == 2
     assert urns["1"] == urns["1.5"] == urns["2b"]
     assert not runs["2b"].warnings
+
+
+def test_simulated_model_servers_need_no_gpu_platform() -> None:
+    # model.simulate runs CPU simulators on Auto Mode: no node group, DRA driver or autoscaler.
+    simulated = {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 2}
+    for phase in ("1.5", "2b"):
+        recording = mockrun.run_program("sim", base_config(phase=phase, model=simulated))
+        assert not recording.of_type(NODE_GROUP) and not recording.of_type("llmd:gpu:GpuOperator")
+        assert {r.inputs["name"] for r in recording.helm_releases()}.isdisjoint(
+            {"gpu-operator", "nvidia-dra-driver-gpu", "cluster-autoscaler"}
+        )
+        assert "accelerator" not in values(recording.release("llm-d-modelservice"))
+        assert "draDriver" not in recording.outputs["versions"]

@@ -18,11 +18,14 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.conftest import stack_config
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
 PULL_REQUEST = WORKFLOWS / "pull-request.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
+KIND_E2E = WORKFLOWS / "kind-e2e.yml"  # more checks: tests/test_kind_e2e.py
 CI_RUN = ROOT / ".ci" / "run"
 
 PULUMI_ACTION = "pulumi/actions"
@@ -32,6 +35,8 @@ TEST_COMMANDS = ["venv/bin/ruff check .", "venv/bin/python -m pytest -q"]
 PASSPHRASE = "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
 VARS_EXPR = re.compile(r"^\$\{\{\s*vars\.[A-Z][A-Z0-9_]*\s*\}\}$")
+CLUSTER_KEY = "llmd-eks:cluster"
+STACK_FLAG = re.compile(r"\bpulumi\b.*--stack[ =]([\w.-]+)")
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
 
 
@@ -91,6 +96,16 @@ def stack_mismatches(root: Path, stacks: Iterable[str]) -> tuple[list[str], list
     return sorted(listed - files), sorted(files - listed)
 
 
+def eks_stacks(stacks: Iterable[str]) -> list[str]:
+    """The stacks that create their EKS cluster: only they have anything to preview
+    in AWS (an existing-cluster stack needs that cluster's kubeconfig context)."""
+    return [
+        stack
+        for stack in stacks
+        if stack_config(ROOT / f"Pulumi.{stack}.yaml")[1].get(CLUSTER_KEY, {}).get("mode", "eks-auto") == "eks-auto"
+    ]
+
+
 def assert_oidc_aws(job_: dict[str, Any]) -> None:
     assert job_["permissions"]["id-token"] == "write"
     assert job_["permissions"]["contents"] == "read"
@@ -116,7 +131,7 @@ def assert_pulumi_step(job_: dict[str, Any], command: str, stack: str) -> dict[s
 
 
 def test_workflows_exist() -> None:
-    assert {PULL_REQUEST, DEPLOY} <= set(WORKFLOW_FILES), [p.name for p in WORKFLOW_FILES]
+    assert {PULL_REQUEST, DEPLOY, KIND_E2E} <= set(WORKFLOW_FILES), [p.name for p in WORKFLOW_FILES]
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
@@ -201,7 +216,7 @@ def test_preview_job() -> None:
     assert preview["needs"] == "test"
     assert FORK_GUARD in preview["if"], "preview needs secrets: same-repository PRs only"
     assert preview["permissions"] == {"id-token": "write", "contents": "read", "pull-requests": "write"}
-    assert matrix_stacks(preview) == matrix_stacks(job(PULL_REQUEST, "offline-plan"))
+    assert matrix_stacks(preview) == eks_stacks(matrix_stacks(job(PULL_REQUEST, "offline-plan")))
     assert_oidc_aws(preview)
     inputs = assert_pulumi_step(preview, "preview", "${{ matrix.stack }}")
     assert str(inputs["comment-on-pr"]).lower() == "true"
@@ -248,9 +263,11 @@ def all_matrix_and_named_stacks() -> set[str]:
         for job_ in load(path)["jobs"].values():
             stacks.update(job_.get("strategy", {}).get("matrix", {}).get("stack", []))
             for step in steps_using(job_, PULUMI_ACTION):
-                name = step["with"]["stack-name"]
-                if "${{" not in name:
+                name = step["with"].get("stack-name", "")  # none: the step only installs the CLI
+                if name and "${{" not in name:
                     stacks.add(name)
+            for line in run_lines(job_):  # the CLI itself: `pulumi up --stack local`
+                stacks.update(STACK_FLAG.findall(line))
     return stacks
 
 
@@ -279,7 +296,7 @@ def test_workflow_test_commands_match_ci_run() -> None:
 
 def test_pulumi_cli_matches_sdk_pin() -> None:
     pins = dict(line.split("==", 1) for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line)
-    for path in (PULL_REQUEST, DEPLOY):
+    for path in WORKFLOW_FILES:
         for job_ in load(path)["jobs"].values():
             for step in steps_using(job_, PULUMI_ACTION):
                 assert str(step["with"]["pulumi-version"]) == pins["pulumi"].strip(), path.name

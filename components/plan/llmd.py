@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from . import dra
+from . import dra, modes, simulator
 from .gateway import GATEWAY_CLASS
 from .names import (
     GATEWAY_LISTENER_PORT,
-    GPU_NODEPOOL,
     GPU_RESOURCE,
     HF_TOKEN_SECRET,
     MODEL_SERVER_PORT,
@@ -27,6 +26,8 @@ NLB_SCHEMES = {"internal-nlb": "internal", "internet-nlb": "internet-facing"}
 STARTUP_PROBE_PERIOD_S = 10
 STARTUP_PROBE_FAILURES = 180
 SHM_SIZE = "16Gi"  # NCCL between tensor-parallel workers uses /dev/shm
+# Model servers become ready only after a GPU node joins and the weights load.
+VLLM_READY_TIMEOUT_S = 45 * 60
 
 
 def gateway_class(settings: Settings) -> str:
@@ -48,18 +49,21 @@ def infra_values(settings: Settings) -> dict[str, Any]:
 
 def inferencepool_values(settings: Settings) -> dict[str, Any]:
     profile = settings.profile
-    return {
-        "inferenceExtension": {
-            "replicas": 1,
-            "image": {
-                "hub": profile.epp_image.hub,
-                "name": profile.epp_image.name,
-                "tag": profile.epp_image.tag,
-                "pullPolicy": "IfNotPresent",
-            },
-            "extProcPort": 9002,
-            "pluginsConfigFile": profile.epp_plugins_config_file,
+    extension: dict[str, Any] = {
+        "replicas": 1,
+        "image": {
+            "hub": profile.epp_image.hub,
+            "name": profile.epp_image.name,
+            "tag": profile.epp_image.tag,
+            "pullPolicy": "IfNotPresent",
         },
+        "extProcPort": 9002,
+        "pluginsConfigFile": profile.epp_plugins_config_file,
+    }
+    if not modes.uses_gpus(settings):
+        extension["resources"] = simulator.EPP_RESOURCES
+    return {
+        "inferenceExtension": extension,
         "inferencePool": {
             "targetPorts": [{"number": MODEL_SERVER_PORT}],
             "modelServerType": "vllm",
@@ -111,10 +115,43 @@ def vllm_container(settings: Settings) -> dict[str, Any]:
     }
 
 
-def model_server_node_selector(settings: Settings) -> dict[str, str]:
-    if settings.gpu.provisioner == "managed-node-group":
-        return dra.model_server_node_selector()
-    return {"karpenter.sh/nodepool": GPU_NODEPOOL}
+def simulator_container(settings: Settings) -> dict[str, Any]:
+    """The simulator in vLLM's place: same container name, port, probes' paths and metrics."""
+    return {
+        "name": "vllm",
+        "image": settings.profile.simulator_image.ref,
+        "modelCommand": "custom",
+        "command": list(simulator.ENTRYPOINT),
+        "args": simulator.args(settings),
+        "ports": [{"containerPort": MODEL_SERVER_PORT, "name": "metrics", "protocol": "TCP"}],
+        "resources": simulator.RESOURCES,
+        "startupProbe": _http_probe("/health", 2, 60),
+        "livenessProbe": _http_probe("/health", 10, 3),
+        "readinessProbe": _http_probe("/v1/models", 5, 3),
+    }
+
+
+def _vllm_decode(settings: Settings) -> dict[str, Any]:
+    return {
+        "parallelism": {"tensor": settings.model.tensor_parallelism},
+        "tolerations": [dict(GPU_TOLERATION)],
+        "containers": [vllm_container(settings)],
+        "volumes": [
+            {"name": "metrics-volume", "emptyDir": {}},
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
+        ],
+    }
+
+
+def _simulator_decode(settings: Settings) -> dict[str, Any]:
+    return {
+        # The simulator has no tensor parallelism; and "cpu" tells the chart
+        # outright not to add nvidia.com/gpu (it would also skip it for the
+        # simulator's image name, but that is a heuristic, not a contract).
+        "parallelism": {"tensor": 1},
+        "accelerator": {"type": "cpu"},
+        "containers": [simulator_container(settings)],
+    }
 
 
 def modelservice_values(settings: Settings) -> dict[str, Any]:
@@ -122,33 +159,33 @@ def modelservice_values(settings: Settings) -> dict[str, Any]:
     artifacts: dict[str, Any] = {
         "uri": f"hf://{model.name}",
         "name": model.name,
-        # emptyDir sizeLimit for the downloaded weights: at most the node's disk.
-        "size": settings.gpu.ephemeral_storage,
         "labels": model_server_labels(settings),
     }
+    if modes.uses_gpus(settings):
+        # emptyDir sizeLimit for the downloaded weights: at most the node's disk.
+        artifacts["size"] = settings.gpu.ephemeral_storage
     if settings.has_hf_token:
         artifacts["authSecretName"] = HF_TOKEN_SECRET
+    decode: dict[str, Any] = {"create": True, "replicas": model.replicas}
+    decode |= _vllm_decode(settings) if modes.uses_gpus(settings) else _simulator_decode(settings)
+    node_selector = modes.model_server_node_selector(settings)
+    if node_selector:
+        decode["nodeSelector"] = node_selector
     values: dict[str, Any] = {
         "multinode": False,
         "modelArtifacts": artifacts,
         "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
-        "decode": {
-            "create": True,
-            "replicas": model.replicas,
-            "parallelism": {"tensor": model.tensor_parallelism},
-            "nodeSelector": model_server_node_selector(settings),
-            "tolerations": [dict(GPU_TOLERATION)],
-            "containers": [vllm_container(settings)],
-            "volumes": [
-                {"name": "metrics-volume", "emptyDir": {}},
-                {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
-            ],
-        },
+        "decode": decode,
         "prefill": {"create": False},
     }
-    if settings.gpu.dra:
+    if modes.uses_gpus(settings) and settings.gpu.dra:
         values["accelerator"] = dra.modelservice_accelerator()
     return values
+
+
+def model_server_ready_timeout_s(settings: Settings) -> int:
+    """How long the model-service release waits for its pods."""
+    return VLLM_READY_TIMEOUT_S if modes.uses_gpus(settings) else simulator.READY_TIMEOUT_S
 
 
 def httproute_spec(settings: Settings) -> dict[str, Any]:

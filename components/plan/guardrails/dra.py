@@ -12,7 +12,7 @@ from ... import versions
 from ...catalog import instances
 from ...config import NAMESPACE, Settings
 from ..dra import CAPACITY_TYPES
-from . import Finding, Severity, rule
+from . import Finding, Scope, Severity, rule
 
 DRA_GA_MINOR = 34
 
@@ -21,7 +21,7 @@ def _uses_node_group(settings: Settings) -> bool:
     return settings.gpu.provisioner == "managed-node-group"
 
 
-@rule("GR-DRA-KUBERNETES-VERSION")
+@rule("GR-DRA-KUBERNETES-VERSION", scope=Scope.GPU_CAPACITY)
 def dra_needs_kubernetes_1_34(settings: Settings) -> Iterator[Finding]:
     cluster = settings.cluster
     if settings.gpu.dra and cluster.minor_version < DRA_GA_MINOR:
@@ -35,7 +35,7 @@ def dra_needs_kubernetes_1_34(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-DRA-MIN-NODES")
+@rule("GR-DRA-MIN-NODES", scope=Scope.GPU_CAPACITY)
 def dra_cannot_scale_from_zero(settings: Settings) -> Iterator[Finding]:
     gpu = settings.gpu
     if gpu.dra and gpu.min_nodes < 1:
@@ -49,7 +49,7 @@ def dra_cannot_scale_from_zero(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-DRA-NODE-GROUP-WITHOUT-DRA")
+@rule("GR-DRA-NODE-GROUP-WITHOUT-DRA", scope=Scope.GPU_CAPACITY)
 def node_group_allocates_through_dra(settings: Settings) -> Iterator[Finding]:
     if _uses_node_group(settings) and not settings.gpu.dra:
         yield Finding(
@@ -62,7 +62,7 @@ def node_group_allocates_through_dra(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-DRA-OPERATOR")
+@rule("GR-DRA-OPERATOR", scope=Scope.GPU_CAPACITY)
 def dra_excludes_the_operator_device_plugin(settings: Settings) -> Iterator[Finding]:
     gpu = settings.gpu
     if gpu.dra and gpu.operator:
@@ -75,7 +75,7 @@ def dra_excludes_the_operator_device_plugin(settings: Settings) -> Iterator[Find
         )
 
 
-@rule("GR-DRA-AUTOSCALER-VERSION")
+@rule("GR-DRA-AUTOSCALER-VERSION", scope=Scope.GPU_CAPACITY)
 def autoscaler_matches_kubernetes(settings: Settings) -> Iterator[Finding]:
     version = settings.cluster.kubernetes_version
     builds = versions.CLUSTER_AUTOSCALER_BUILDS
@@ -89,7 +89,7 @@ def autoscaler_matches_kubernetes(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-DRA-CAPACITY-TYPE")
+@rule("GR-DRA-CAPACITY-TYPE", scope=Scope.GPU_CAPACITY)
 def node_group_has_one_capacity_type(settings: Settings) -> Iterator[Finding]:
     types = settings.gpu.capacity_types
     if _uses_node_group(settings) and (len(types) != 1 or types[0] not in CAPACITY_TYPES):
@@ -102,7 +102,7 @@ def node_group_has_one_capacity_type(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-DRA-INSTANCE-TYPES")
+@rule("GR-DRA-INSTANCE-TYPES", scope=Scope.GPU_CAPACITY)
 def model_fits_the_node_group(settings: Settings) -> Iterator[Finding]:
     if not _uses_node_group(settings):
         return
