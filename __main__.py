@@ -40,7 +40,7 @@ LlmdStack(
     settings,
     cluster.provider,
     crds=crds.resources,
-    gateway_control_plane=[control_plane.istiod],
+    gateway_control_plane=control_plane.resources,
     gpu_capacity=gpu_capacity,
     hf_token=hf_token(),
 )

@@ -354,7 +354,6 @@ def not_implemented(settings: Settings) -> list[str]:
             f"implemented: {', '.join(sorted(IMPLEMENTED_PHASES))}"
         )
     unbuilt = {
-        "serving.gateway": (cfg.serving.gateway != "istio", "agentgateway; use istio"),
         "observability.enabled": (cfg.observability.enabled, "observability; set it to false for now"),
         "autoscaling.enabled": (cfg.autoscaling.enabled, "autoscaling"),
         "modelCache.enabled": (cfg.model_cache.enabled, "the S3 model cache"),

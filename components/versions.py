@@ -62,6 +62,9 @@ class VersionProfile:
     gaie_crds: Manifest
     istio_base: HelmChart
     istiod: HelmChart
+    # serving.gateway agentgateway: the CRD chart (agentgateway.dev kinds only) and the controller.
+    agentgateway_crds: HelmChart
+    agentgateway: HelmChart
     llm_d_infra: HelmChart
     inferencepool: HelmChart
     modelservice: HelmChart
@@ -75,14 +78,15 @@ class VersionProfile:
     # queue-scorer 2, kv-cache-utilization-scorer 2 (upstream default).
     epp_plugins_config_file: str
 
-    def deployed(self, simulate: bool = False) -> dict[str, str]:
-        """What the ``versions`` stack output reports: the model-server image actually run."""
+    def deployed(self, gateway: str, simulate: bool = False) -> dict[str, str]:
+        """What the ``versions`` stack output reports: the gateway control plane and model-server image in use."""
+        control_plane = {"istio": self.istiod, "agentgateway": self.agentgateway}[gateway]
         model_server = {"simulator": self.simulator_image.ref} if simulate else {"vllm": self.vllm_image.ref}
         return {
             "profile": self.name,
             "gatewayApiCrds": self.gateway_api_crds.version,
             "gaieCrds": self.gaie_crds.version,
-            "istio": self.istiod.version,
+            gateway: control_plane.version,
             "llmDInfra": self.llm_d_infra.version,
             "inferencepool": self.inferencepool.version,
             "llmDModelservice": self.modelservice.version,
@@ -92,6 +96,7 @@ class VersionProfile:
 
 
 _ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
+_AGENTGATEWAY_CHARTS = "oci://cr.agentgateway.dev/charts"
 
 PROFILES: dict[str, VersionProfile] = {
     "v0.6": VersionProfile(
@@ -106,6 +111,9 @@ PROFILES: dict[str, VersionProfile] = {
         ),
         istio_base=HelmChart("base", "1.29.1", _ISTIO_REPO),
         istiod=HelmChart("istiod", "1.29.1", _ISTIO_REPO),
+        # llm-d's v0.6-era gateway-provider guide (agentgateway.helmfile.yaml) pins v1.0.0.
+        agentgateway_crds=HelmChart(f"{_AGENTGATEWAY_CHARTS}/agentgateway-crds", "v1.0.0"),
+        agentgateway=HelmChart(f"{_AGENTGATEWAY_CHARTS}/agentgateway", "v1.0.0"),
         llm_d_infra=HelmChart("llm-d-infra", "v1.4.0", "https://llm-d-incubation.github.io/llm-d-infra/"),
         inferencepool=HelmChart("oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool", "v1.4.0"),
         modelservice=HelmChart(

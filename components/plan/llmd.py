@@ -6,7 +6,7 @@ from typing import Any
 
 from ..config import Settings
 from . import dra, modes, simulator
-from .gateway import GATEWAY_CLASS
+from .gateway import GATEWAY_CLASS, INFERENCEPOOL_PROVIDER, NLB_CLASS, NLB_SCHEME_ANNOTATION, nlb_scheme
 from .names import (
     GATEWAY_LISTENER_PORT,
     GPU_RESOURCE,
@@ -16,10 +16,6 @@ from .names import (
     model_server_labels,
 )
 from .nodepool import GPU_TOLERATION
-
-NLB_CLASS = "eks.amazonaws.com/nlb"
-NLB_SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
-NLB_SCHEMES = {"internal-nlb": "internal", "internet-nlb": "internet-facing"}
 
 # A 65 GB model takes 10-20 minutes to download from Hugging Face and a few
 # more to load; the startup probe allows 30 minutes before the kubelet gives up.
@@ -35,15 +31,19 @@ def gateway_class(settings: Settings) -> str:
 
 
 def infra_values(settings: Settings) -> dict[str, Any]:
-    exposure = settings.serving.exposure
-    gateway: dict[str, Any] = {"provider": settings.serving.gateway}
-    if exposure == "cluster-ip":
+    provider = settings.serving.gateway
+    scheme = nlb_scheme(settings)
+    gateway: dict[str, Any] = {"provider": provider}
+    if scheme is None:
+        # Always explicit: for agentgateway the chart defaults to a LoadBalancer.
         gateway["service"] = {"type": "ClusterIP"}
     else:
         gateway["service"] = {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS}
-        # The chart has no Service annotations for Istio; Istio copies the
-        # Gateway's annotations onto the Service it deploys.
-        gateway["annotations"] = {NLB_SCHEME_ANNOTATION: NLB_SCHEMES[exposure]}
+        if provider == "istio":
+            # The chart has no Service annotations for Istio; Istio copies the
+            # Gateway's annotations onto the Service it deploys. (agentgateway
+            # does not: see plan.gateway.agentgateway_service_parameters.)
+            gateway["annotations"] = {NLB_SCHEME_ANNOTATION: scheme}
     return {"gateway": gateway}
 
 
@@ -69,7 +69,7 @@ def inferencepool_values(settings: Settings) -> dict[str, Any]:
             "modelServerType": "vllm",
             "modelServers": {"matchLabels": model_server_labels(settings)},
         },
-        "provider": {"name": settings.serving.gateway},
+        "provider": {"name": INFERENCEPOOL_PROVIDER[settings.serving.gateway]},
     }
 
 

@@ -50,7 +50,7 @@ def chat_completions_curl(settings: Settings) -> str:
 
 def deployed_versions(settings: Settings) -> dict[str, str]:
     """Every pinned version this stack deploys: the llm-d profile plus the GPU platform of its phase."""
-    deployed = settings.profile.deployed(simulate=settings.model.simulate)
+    deployed = settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate)
     if not modes.creates_gpu_capacity(settings):
         return deployed
     if settings.gpu.operator:
