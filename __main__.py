@@ -4,12 +4,14 @@ import pulumi
 
 from components.autoscaling import Autoscaling
 from components.cluster import AutoModeCluster, ExistingCluster
+from components.dra_nodegroup import DraNodeGroup
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
+from components.gpu_operator import GpuOperator
 from components.llmd import LlmdStack
 from components.model_cache import ModelCache
 from components.observability import Observability
-from components.plan import lora, modes, observability, operations, outputs
+from components.plan import gpu_operator, lora, modes, observability, operations, outputs
 from components.plan.model_cache import model_uri as model_cache_uri
 from components.preflight import preflight
 from components.pulumi_config import hf_token
@@ -19,11 +21,30 @@ settings, findings = preflight()
 
 eks = AutoModeCluster("llmd", settings) if modes.creates_aws_resources(settings) else None
 cluster = eks or ExistingCluster("llmd", settings)
-gpu_pool = GpuNodePool("gpu", settings, eks) if eks and modes.creates_gpu_capacity(settings) else None
-crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
-control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
+gpu_capacity: list[pulumi.Resource] = []
+if eks and modes.creates_gpu_capacity(settings):
+    if settings.gpu.provisioner == "managed-node-group":
+        # Phase 2b: GPUs as DRA ResourceClaims on a managed node group; no Auto Mode GPU NodePool.
+        gpu_capacity = DraNodeGroup("gpu-dra", settings, eks).capacity
+    else:
+        # The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
+        # operator (1 -> 1.5) then leaves the NodePool template alone, which would
+        # otherwise drift and replace every running GPU node.
+        auto_mode_labels = gpu_operator.gpu_node_labels(settings, auto_mode_nodes=True)
+        gpu_capacity = [GpuNodePool("gpu", settings, eks, node_labels=auto_mode_labels).node_pool]
 ops = settings.config
 monitoring = Observability("observability", settings, cluster.provider) if ops.observability.enabled else None
+if eks and modes.creates_gpu_capacity(settings) and settings.gpu.operator:
+    # The DCGM ServiceMonitor is requested only when the Prometheus Operator CRDs are installed.
+    GpuOperator(
+        "gpu-operator",
+        settings,
+        eks.provider,
+        auto_mode_nodes=settings.gpu.provisioner == "auto-mode",
+        monitoring_crds=[monitoring.stack] if monitoring else [],
+    )
+crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
+control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
 # Guardrails allow the model cache only on the EKS cluster this program creates.
 model_cache = (
     ModelCache("model-cache", settings, eks.provider, cluster=eks.cluster) if eks and ops.model_cache.enabled else None
@@ -34,7 +55,7 @@ llm_d = LlmdStack(
     cluster.provider,
     crds=crds.resources,
     gateway_control_plane=control_plane.resources,
-    gpu_capacity=[gpu_pool.node_pool] if gpu_pool else [],
+    gpu_capacity=gpu_capacity,
     hf_token=hf_token(),
     monitoring=[monitoring.stack] if monitoring else [],
     model_cache=model_cache,
@@ -57,7 +78,7 @@ pulumi.export("chatCompletionsCurl", outputs.chat_completions_curl(settings))
 pulumi.export(
     "versions",
     {
-        **settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate),
+        **outputs.deployed_versions(settings),
         **operations.deployed_versions(settings),
     },
 )

@@ -270,7 +270,7 @@ PHASE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 # Phases whose components exist. Others are accepted by the model but refused
 # by `not_implemented` before anything is registered.
-IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1"})
+IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1", "1.5", "2b"})
 
 
 class ConfigError(ValueError):

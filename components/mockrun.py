@@ -47,6 +47,7 @@ class Registration:
     custom: bool
     remote: bool
     protect: bool
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def provider_urn(self) -> str:
@@ -180,6 +181,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom,
                 remote=request.remote,
                 protect=request.protect,
+                ignore_changes=tuple(request.ignoreChanges),
             )
         )
         return response

@@ -135,6 +135,30 @@ PROFILES: dict[str, VersionProfile] = {
 
 DEFAULT_PROFILE = "v0.6"
 
+# GPU platform pins, independent of the llm-d profile: they follow the GPU
+# capacity a phase uses (GPU Operator in 1.5/2a/3, DRA and Cluster Autoscaler in 2b).
+GPU_OPERATOR = HelmChart("gpu-operator", "v26.3.3", "https://helm.ngc.nvidia.com/nvidia")
+DRA_DRIVER = HelmChart("oci://registry.k8s.io/dra-driver-nvidia/charts/dra-driver-nvidia-gpu", "0.4.0")
+CLUSTER_AUTOSCALER = HelmChart("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
+
+
+@dataclass(frozen=True)
+class ClusterAutoscalerBuild:
+    """The Cluster Autoscaler image for one Kubernetes minor (its minor must match the cluster's)."""
+
+    image: Image
+    # Before 1.35 DRA handling is off unless --enable-dynamic-resource-allocation is
+    # passed; from 1.35 the flag defaults to true and is locked there.
+    needs_dra_flag: bool
+
+
+_CA_REPOSITORY = "registry.k8s.io/autoscaling/cluster-autoscaler"
+CLUSTER_AUTOSCALER_BUILDS: dict[str, ClusterAutoscalerBuild] = {
+    "1.34": ClusterAutoscalerBuild(Image(_CA_REPOSITORY, "v1.34.5"), needs_dra_flag=True),
+    "1.35": ClusterAutoscalerBuild(Image(_CA_REPOSITORY, "v1.35.2"), needs_dra_flag=False),
+    "1.36": ClusterAutoscalerBuild(Image(_CA_REPOSITORY, "v1.36.1"), needs_dra_flag=False),
+}
+
 
 @dataclass(frozen=True)
 class OperationsVersions:

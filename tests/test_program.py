@@ -79,6 +79,11 @@ def simulated(name: str) -> bool:
     return bool(CONFIGS[name].get("llmd-eks:model", {}).get("simulate", False))
 
 
+def dra_node_group(name: str) -> bool:
+    """Phase 2b: GPUs from the DRA managed node group, no Auto Mode GPU NodePool (tests/test_dra.py)."""
+    return CONFIGS[name].get("llmd-eks:phase") == "2b"
+
+
 def _runs(keep: Callable[[str], bool]) -> dict[str, Any]:
     chosen = [(name, rec) for name, rec in RUNS if keep(name)]
     return {"params": [rec for _, rec in chosen], "ids": [name for name, _ in chosen]}
@@ -99,7 +104,7 @@ def vllm_recording(request: pytest.FixtureRequest) -> Recording:
     return request.param
 
 
-@pytest.fixture(**_runs(lambda name: on_eks(name) and not simulated(name)))
+@pytest.fixture(**_runs(lambda name: on_eks(name) and not simulated(name) and not dra_node_group(name)))
 def gpu_pool_recording(request: pytest.FixtureRequest) -> Recording:
     return request.param
 
@@ -181,9 +186,15 @@ def test_gpu_capacity_comes_before_the_model_servers(gpu_pool_recording: Recordi
     assert nodepool.urn in recording.waits_for(recording.release("llm-d-modelservice"))
 
 
-def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
+# Releases a phase adds to the foundation's (tests/test_gpu_operator.py and tests/test_dra.py check them).
+PHASE_RELEASES = {"1": set(), "1.5": {"gpu-operator"}, "2b": {"nvidia-dra-driver-gpu", "cluster-autoscaler"}}
+
+
+@pytest.mark.parametrize(("name", "recording"), RUNS, ids=IDS)
+def test_helm_releases_are_pinned_and_named(name: str, recording: Recording) -> None:
     releases = recording.helm_releases()
     monitoring = {"kube-prometheus-stack"} if "grafana" in recording.outputs else set()
+    platform = PHASE_RELEASES[recording.outputs["phase"]] if on_eks(name) and not simulated(name) else set()
     assert {r.inputs["name"] for r in releases} == {
         "istio-base",
         "istiod",
@@ -191,6 +202,7 @@ def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
         "llm-d-inferencepool",
         "llm-d-modelservice",
         *monitoring,
+        *platform,
     }
     for reg in releases:
         assert reg.inputs["version"], f"{reg.name} is not pinned"
@@ -241,7 +253,10 @@ def test_model_servers_follow_the_model_config(vllm_recording: Recording) -> Non
     tp = decode["parallelism"]["tensor"]
     container = decode["containers"][0]
     assert ms["modelArtifacts"]["uri"] == f"hf://{model}"
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == str(tp)
+    if ms.get("accelerator", {}).get("dra"):  # GPUs through the chart's ResourceClaimTemplate
+        assert "nvidia.com/gpu" not in repr(container["resources"])
+    else:
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == str(tp)
     assert "--max-model-len" in container["args"] and "--gpu-memory-utilization" in container["args"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in decode["tolerations"]
     assert ms["routing"]["proxy"]["enabled"] is False

@@ -15,6 +15,9 @@ CHARTS = {
     "llm-d-infra": "llm-d-infra-v1.4.0",
     "llm-d-inferencepool": "inferencepool-v1.4.0",
     "llm-d-modelservice": "llm-d-modelservice-v0.4.9",
+    "gpu-operator": "gpu-operator-v26.3.3",
+    "nvidia-dra-driver-gpu": "dra-driver-nvidia-gpu-0.4.0",
+    "cluster-autoscaler": "cluster-autoscaler-9.59.0",
 }
 # Keys the modelservice chart's `container` helper reads from each
 # decode/prefill container (templates/_helpers.tpl at llm-d-modelservice-v0.4.9);

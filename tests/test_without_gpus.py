@@ -75,7 +75,11 @@ def test_simulated_stacks_create_no_gpu_capacity_and_request_no_gpus(name: str) 
 def test_real_model_servers_still_request_gpus(name: str) -> None:
     container = decode(RUN[name])["containers"][0]
     assert container["image"] == versions.PROFILES["v0.6"].vllm_image.ref
-    assert "nvidia.com/gpu" in container["resources"]["limits"]
+    accelerator = values(RUN[name], "llm-d-modelservice").get("accelerator", {})
+    if accelerator.get("dra"):  # phase 2b: one ResourceClaim per pod instead (tests/test_dra.py)
+        assert accelerator["resourceClaimTemplates"]["nvidia"]["class"] == "gpu.nvidia.com"
+    else:
+        assert "nvidia.com/gpu" in container["resources"]["limits"]
 
 
 @pytest.mark.parametrize("name", SIMULATED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from . import autoscaling, modes, operations, simulator
+from . import autoscaling, dra, modes, operations, simulator
 from .gateway import GATEWAY_CLASS, INFERENCEPOOL_PROVIDER, NLB_CLASS, NLB_SCHEME_ANNOTATION, nlb_scheme
 from .names import (
     GATEWAY_LISTENER_PORT,
@@ -96,13 +96,15 @@ def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 def vllm_container(settings: Settings) -> dict[str, Any]:
     gpus = str(settings.model.tensor_parallelism)
+    # With DRA the chart adds the ResourceClaim instead; a device-plugin count would never be satisfied.
+    resources = {} if settings.gpu.dra else {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}}
     return {
         "name": "vllm",
         "image": settings.profile.vllm_image.ref,
         "modelCommand": "vllmServe",
         "args": vllm_args(settings),
         "ports": [{"containerPort": MODEL_SERVER_PORT, "name": "metrics", "protocol": "TCP"}],
-        "resources": {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}},
+        "resources": resources,
         "mountModelVolume": True,
         "volumeMounts": [
             {"name": "metrics-volume", "mountPath": "/.config"},
@@ -171,13 +173,15 @@ def modelservice_values(settings: Settings, model_bucket: str | None = None) -> 
     node_selector = modes.model_server_node_selector(settings)
     if node_selector:
         decode["nodeSelector"] = node_selector
-    values = {
+    values: dict[str, Any] = {
         "multinode": False,
         "modelArtifacts": artifacts,
         "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
         "decode": decode,
         "prefill": {"create": False},
     }
+    if modes.uses_gpus(settings) and settings.gpu.dra:
+        values["accelerator"] = dra.modelservice_accelerator()
     return operations.apply_to_modelservice(values, settings, model_bucket)
 
 

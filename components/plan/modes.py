@@ -8,6 +8,7 @@ The components and guardrails ask these questions instead of reading
 from __future__ import annotations
 
 from ..config import Settings
+from . import dra
 from .names import GPU_NODEPOOL
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"  # set by (Auto Mode's) Karpenter on every node it launches
@@ -34,9 +35,11 @@ def creates_gpu_capacity(settings: Settings) -> bool:
 
 
 def model_server_node_selector(settings: Settings) -> dict[str, str]:
-    """GPU servers go to the GPU NodePool, simulators to Auto Mode's general-purpose
-    pool; on an existing cluster placement is the cluster's business."""
+    """GPU servers go to the GPU NodePool (or the DRA node group), simulators to Auto
+    Mode's general-purpose pool; on an existing cluster placement is the cluster's business."""
     if existing_cluster(settings):
         return {}
+    if uses_gpus(settings) and settings.gpu.provisioner == "managed-node-group":
+        return dra.model_server_node_selector()
     pool = GPU_NODEPOOL if uses_gpus(settings) else GENERAL_PURPOSE_POOL
     return {NODEPOOL_LABEL: pool}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .. import versions
 from ..config import Settings
 from . import modes
 from .llmd import gateway_service_address
@@ -45,3 +46,19 @@ def chat_completions_curl(settings: Settings) -> str:
         }
     )
     return f"curl -s http://localhost:{LOCAL_PORT}/v1/chat/completions -H 'Content-Type: application/json' -d '{body}'"
+
+
+def deployed_versions(settings: Settings) -> dict[str, str]:
+    """Every pinned version this stack deploys: the llm-d profile plus the GPU platform of its phase."""
+    deployed = settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate)
+    if not modes.creates_gpu_capacity(settings):
+        return deployed
+    if settings.gpu.operator:
+        deployed["gpuOperator"] = versions.GPU_OPERATOR.version
+    if settings.gpu.provisioner == "managed-node-group":
+        deployed["draDriver"] = versions.DRA_DRIVER.version
+        deployed["clusterAutoscaler"] = versions.CLUSTER_AUTOSCALER.version
+        deployed["clusterAutoscalerImage"] = versions.CLUSTER_AUTOSCALER_BUILDS[
+            settings.cluster.kubernetes_version
+        ].image.ref
+    return deployed

@@ -82,4 +82,4 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == Severity.ERROR]
 
 
-from . import autoscaling, cluster_mode, lora, model_cache, phases, simulation  # noqa: E402,F401  (registers the rules)
+from . import autoscaling, cluster_mode, dra, lora, model_cache, phases, simulation  # noqa: E402,F401  (registers the rules)
