@@ -121,26 +121,23 @@ def test_labelled_nodepool_is_valid_for_its_crd() -> None:
     assert contracts.validate_custom_resource(resource) == []
 
 
-def test_without_monitoring_crds_the_service_monitor_stays_off() -> None:
-    # Observability is not built yet, so no stack has the Prometheus Operator CRDs:
-    # the operator would keep its ClusterPolicy NotReady waiting for them.
-    values = _values(PHASE15.release("gpu-operator"))
+def test_without_observability_the_service_monitor_stays_off() -> None:
+    # No Prometheus Operator CRDs in this stack: the operator would keep its
+    # ClusterPolicy NotReady waiting for a ServiceMonitor kind that never comes.
+    recording = mockrun.run_program("unmonitored", base_config(phase="1.5"))  # dev config: observability off
+    values = _values(recording.release("gpu-operator"))
     assert values["dcgmExporter"] == {"enabled": True, "serviceMonitor": {"enabled": False}}
-    assert not [r for r in PHASE15.resources if r.inputs.get("apiVersion", "").startswith("monitoring.coreos.com/")]
+    assert not [r for r in recording.resources if r.inputs.get("apiVersion", "").startswith("monitoring.coreos.com/")]
 
 
-def test_with_monitoring_crds_the_service_monitor_is_on_and_waits_for_them() -> None:
+def test_with_observability_the_service_monitor_is_on_and_waits_for_the_crds() -> None:
     contracts.require_reference()
-    recording = mockrun.run_program(
-        "monitored",
-        base_config(phase="1.5"),
-        program=ROOT / "tests" / "programs" / "gpu_operator_with_monitoring.py",
-    )
-    crd = recording.one("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition")
+    recording = PHASE15  # observability on by default
     operator = recording.release("gpu-operator")
-    assert crd.inputs["metadata"]["name"] == "servicemonitors.monitoring.coreos.com"
+    monitoring_stack = recording.release("kube-prometheus-stack")  # installs the monitoring.coreos.com CRDs
     assert _values(operator)["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
-    assert crd.urn in recording.waits_for(operator)
+    assert monitoring_stack.urn in recording.waits_for(operator)
+    assert contracts.validate_helm_values(CHART, _values(operator)) == []
 
 
 def test_phase_1_has_no_operator_and_the_same_gpu_nodepool() -> None:
