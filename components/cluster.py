@@ -155,3 +155,23 @@ class AutoModeCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"clusterName": settings.cluster_name})
+
+
+class ExistingCluster(pulumi.ComponentResource):
+    """A cluster someone else runs (kind, minikube, another EKS): only a Kubernetes
+    provider for a context of the local kubeconfig; nothing is created in AWS."""
+
+    provider: k8s.Provider
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmd:cluster:ExistingCluster", name, None, opts)
+        context = settings.cluster.kubeconfig_context
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            # No kubeconfig argument: the provider reads $KUBECONFIG or ~/.kube/config;
+            # no context: that file's current context.
+            context=context or None,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"context": context})

@@ -137,6 +137,19 @@ class LoraAdapter(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
     source: str = Field(pattern=r"^(hf://[^/\s]+/[^/\s]+|s3://[^/\s]+/\S*)$")
 
+    @property
+    def hf_repo(self) -> str | None:
+        """``org/repo`` for a Hugging Face source, else None."""
+        return self.source.removeprefix("hf://") if self.source.startswith("hf://") else None
+
+
+class SimulatorConfig(_Strict):
+    """Latencies of llm-d's vLLM simulator (``model.simulate``): long enough that
+    queueing and routing show in the metrics, short enough for a quick demo."""
+
+    time_to_first_token_ms: int = Field(default=200, ge=0)
+    inter_token_latency_ms: int = Field(default=20, ge=0)
+
 
 class ModelConfig(_Strict):
     name: str = Field(default="Qwen/Qwen3-32B", pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[-A-Za-z0-9_.]+$")
@@ -147,6 +160,7 @@ class ModelConfig(_Strict):
     extra_args: list[str] = Field(default_factory=list)
     lora_adapters: list[LoraAdapter] = Field(default_factory=list)
     simulate: bool = False
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     # What the capacity planner needs for a model components/catalog/models.py
     # lacks; for a catalogued model each one given overrides the catalogue.
     parameters_billions: float | None = Field(default=None, gt=0)
@@ -155,6 +169,15 @@ class ModelConfig(_Strict):
     kv_heads: int | None = Field(default=None, gt=0)
     head_dim: int | None = Field(default=None, gt=0)
     experts: int | None = Field(default=None, gt=0)
+
+    @field_validator("lora_adapters")
+    @classmethod
+    def _unique_adapters(cls, adapters: list[LoraAdapter]) -> list[LoraAdapter]:
+        names = [a.name for a in adapters]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"adapter names must be unique (requests select an adapter by name): {duplicates}")
+        return adapters
 
 
 class PrefillConfig(_Strict):
@@ -183,10 +206,14 @@ class ObservabilityConfig(_Strict):
     enabled: bool = True
 
 
+_CRON = re.compile(r"^\S+( \S+){4}$")  # five fields: KEDA's cron scaler has no seconds field
+_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+
 class OffPeakConfig(_Strict):
-    timezone: str = "UTC"
-    start: str = "0 20 * * 1-5"
-    end: str = "0 8 * * 1-5"
+    timezone: str = Field(default="UTC", pattern=_TIMEZONE.pattern)
+    start: str = Field(default="0 20 * * 1-5", pattern=_CRON.pattern)
+    end: str = Field(default="0 8 * * 1-5", pattern=_CRON.pattern)
     replicas: int = Field(default=1, ge=0)
 
 
@@ -197,11 +224,24 @@ class AutoscalingConfig(_Strict):
     queue_depth_target: int = Field(default=5, ge=1)
     off_peak: OffPeakConfig | None = None
 
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas ({self.max_replicas})")
+        if self.off_peak is not None and self.off_peak.replicas > self.min_replicas:
+            raise ValueError(
+                f"offPeak.replicas ({self.off_peak.replicas}) is larger than minReplicas ({self.min_replicas}); "
+                "off-peak hours scale down, so set it at or below minReplicas"
+            )
+        return self
+
 
 class ModelCacheConfig(_Strict):
     enabled: bool = False
-    bucket: str = ""
-    prefix: str = "models/"
+    # An existing bucket's name; empty: the program creates one.
+    bucket: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # Key prefix under which models live (s3://<bucket>/<prefix><org>/<model>/).
+    prefix: str = Field(default="models/", pattern=r"^$|^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 
 
 class StackConfig(_Strict):
@@ -243,7 +283,7 @@ PHASE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 # Phases whose components exist. Others are accepted by the model but refused
 # by `not_implemented` before anything is registered.
-IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1"})
+IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1", "1.5", "2b"})
 
 
 class ConfigError(ValueError):
@@ -358,13 +398,10 @@ def not_implemented(settings: Settings) -> list[str]:
             f"implemented: {', '.join(sorted(IMPLEMENTED_PHASES))}"
         )
     unbuilt = {
-        "serving.gateway": (cfg.serving.gateway != "istio", "agentgateway; use istio"),
-        "observability.enabled": (cfg.observability.enabled, "observability; set it to false for now"),
-        "autoscaling.enabled": (cfg.autoscaling.enabled, "autoscaling"),
-        "modelCache.enabled": (cfg.model_cache.enabled, "the S3 model cache"),
-        "model.loraAdapters": (bool(cfg.model.lora_adapters), "LoRA adapters"),
-        "model.simulate": (cfg.model.simulate, "simulated accelerators"),
-        "cluster.mode": (cfg.cluster.mode != "eks-auto", "existing clusters; use eks-auto"),
+        "model.loraAdapters": (
+            any(a.hf_repo is None for a in cfg.model.lora_adapters),
+            "loading LoRA adapters from s3:// (vLLM loads them from a local path or Hugging Face); use hf://",
+        ),
         "gpu.timeSlicing": (cfg.gpu.time_slicing is not None, "GPU time-slicing"),
     }
     for key, (requested, what) in unbuilt.items():

@@ -1,4 +1,4 @@
-"""GatewayApiCrds and GatewayControlPlane (Istio with the inference extension)."""
+"""GatewayApiCrds and GatewayControlPlane (Istio or agentgateway, with the inference extension)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,17 @@ class GatewayApiCrds(pulumi.ComponentResource):
 
 
 class GatewayControlPlane(pulumi.ComponentResource):
-    """Istio ``base`` then ``istiod``, with ENABLE_GATEWAY_API_INFERENCE_EXTENSION."""
+    """The Gateway API implementation of ``serving.gateway``, with the inference extension on.
 
-    base: k8s.helm.v3.Release
-    istiod: k8s.helm.v3.Release
+    ``istio``: Istio ``base`` then ``istiod`` (ENABLE_GATEWAY_API_INFERENCE_EXTENSION).
+    ``agentgateway``: the ``agentgateway-crds`` chart then the controller
+    (``inferenceExtension.enabled``), with GatewayClass-level parameters that
+    put the NLB scheme on the gateway Service when it is exposed.
+
+    ``resources`` is what the Gateway and the InferencePool must wait for.
+    """
+
+    resources: list[pulumi.Resource]
 
     def __init__(
         self,
@@ -47,23 +54,72 @@ class GatewayControlPlane(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("llmd:gateway:GatewayControlPlane", name, None, opts)
+        install = self._istio if settings.serving.gateway == "istio" else self._agentgateway
+        self.resources = install(name, settings, provider, crds)
+        self.register_outputs({})
+
+    def _on_cluster(self, provider: k8s.Provider, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+
+    def _istio(
+        self, name: str, settings: Settings, provider: k8s.Provider, crds: GatewayApiCrds
+    ) -> list[pulumi.Resource]:
         profile = settings.profile
-        self.base = release(
+        base = release(
             f"{name}-istio-base",
             profile.istio_base,
             release_name="istio-base",
             namespace=plan.ISTIO_NAMESPACE,
             values=plan.istio_base_values(),
             create_namespace=True,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            opts=self._on_cluster(provider),
         )
         # istiod discovers the Gateway API kinds at start-up: CRDs first.
-        self.istiod = release(
+        istiod = release(
             f"{name}-istiod",
             profile.istiod,
             release_name="istiod",
             namespace=plan.ISTIO_NAMESPACE,
             values=plan.istiod_values(),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.base, *crds.resources]),
+            opts=self._on_cluster(provider, base, *crds.resources),
         )
-        self.register_outputs({})
+        return [base, istiod]
+
+    def _agentgateway(
+        self, name: str, settings: Settings, provider: k8s.Provider, crds: GatewayApiCrds
+    ) -> list[pulumi.Resource]:
+        profile = settings.profile
+        agentgateway_crds = release(
+            f"{name}-agentgateway-crds",
+            profile.agentgateway_crds,
+            release_name="agentgateway-crds",
+            namespace=plan.AGENTGATEWAY_NAMESPACE,
+            values=plan.agentgateway_crds_values(),
+            create_namespace=True,
+            opts=self._on_cluster(provider),
+        )
+        installed: list[pulumi.Resource] = [agentgateway_crds]
+        parameters = plan.agentgateway_service_parameters(settings)
+        if parameters is not None:
+            # The controller resolves the class's parametersRef for every
+            # Gateway it deploys: the object must exist first.
+            installed.append(
+                k8s.apiextensions.CustomResource(
+                    f"{name}-agentgateway-service-parameters",
+                    api_version="agentgateway.dev/v1alpha1",
+                    kind="AgentgatewayParameters",
+                    metadata={"name": plan.AGENTGATEWAY_SERVICE_PARAMETERS, "namespace": plan.AGENTGATEWAY_NAMESPACE},
+                    spec=parameters,
+                    opts=self._on_cluster(provider, agentgateway_crds),
+                )
+            )
+        # Like istiod, the controller watches Gateway API and InferencePool kinds from start-up.
+        controller = release(
+            f"{name}-agentgateway",
+            profile.agentgateway,
+            release_name="agentgateway",
+            namespace=plan.AGENTGATEWAY_NAMESPACE,
+            values=plan.agentgateway_values(settings),
+            opts=self._on_cluster(provider, *installed, *crds.resources),
+        )
+        return [*installed, controller]

@@ -16,7 +16,7 @@ def release(
     *,
     release_name: str,
     namespace: pulumi.Input[str],
-    values: dict[str, Any],
+    values: pulumi.Input[dict[str, Any]],
     opts: pulumi.ResourceOptions,
     create_namespace: bool = False,
     timeout_s: int = 600,

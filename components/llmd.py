@@ -9,11 +9,9 @@ import pulumi_kubernetes as k8s
 
 from .config import Settings
 from .helm import release
+from .model_cache import ModelCache
 from .plan import llmd as plan
 from .plan.names import HF_TOKEN_KEY, HF_TOKEN_SECRET, RELEASES
-
-# Model servers become ready only after a GPU node joins and the weights load.
-MODEL_SERVER_TIMEOUT_S = 45 * 60
 
 
 class LlmdStack(pulumi.ComponentResource):
@@ -27,8 +25,12 @@ class LlmdStack(pulumi.ComponentResource):
         gateway_control_plane: Sequence[pulumi.Resource],
         gpu_capacity: Sequence[pulumi.Resource],
         hf_token: pulumi.Output[str] | None,
+        monitoring: Sequence[pulumi.Resource] = (),
+        model_cache: ModelCache | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``monitoring``: what creates the PodMonitor/ServiceMonitor CRDs (when observability is on);
+        ``model_cache``: the S3 model cache (when enabled), seeded before the model servers start."""
         super().__init__("llmd:llmd:LlmdStack", name, None, opts)
         profile = settings.profile
 
@@ -39,9 +41,9 @@ class LlmdStack(pulumi.ComponentResource):
             f"{name}-namespace", metadata={"name": settings.serving.namespace}, opts=on_cluster()
         )
         ns = namespace.metadata.name
-        model_deps: list[pulumi.Resource] = list(gpu_capacity)
+        hf_secret: list[pulumi.Resource] = []
         if hf_token is not None:
-            model_deps.append(
+            hf_secret.append(
                 k8s.core.v1.Secret(
                     f"{name}-hf-token",
                     metadata={"name": HF_TOKEN_SECRET, "namespace": ns},
@@ -52,6 +54,14 @@ class LlmdStack(pulumi.ComponentResource):
                     ),
                 )
             )
+        model_deps: list[pulumi.Resource] = [*gpu_capacity, *hf_secret]
+        modelservice_values: pulumi.Input[dict]
+        if model_cache is None:
+            modelservice_values = plan.modelservice_values(settings)
+        else:
+            # Pod Identity before the pods (credentials are injected at creation), weights before vLLM starts.
+            model_deps += [*model_cache.model_server_access, model_cache.seed(ns, after=hf_secret)]
+            modelservice_values = model_cache.bucket.apply(lambda bucket: plan.modelservice_values(settings, bucket))
 
         infra = release(
             f"{name}-infra",
@@ -67,16 +77,16 @@ class LlmdStack(pulumi.ComponentResource):
             release_name=RELEASES.inferencepool,
             namespace=ns,
             values=plan.inferencepool_values(settings),
-            opts=on_cluster(*crds, *gateway_control_plane),
+            opts=on_cluster(*crds, *gateway_control_plane, *monitoring),
         )
-        release(
+        self.modelservice = release(
             f"{name}-modelservice",
             profile.modelservice,
             release_name=RELEASES.modelservice,
             namespace=ns,
-            values=plan.modelservice_values(settings),
-            timeout_s=MODEL_SERVER_TIMEOUT_S,
-            opts=on_cluster(*model_deps),
+            values=modelservice_values,
+            timeout_s=plan.model_server_ready_timeout_s(settings),
+            opts=on_cluster(*model_deps, *monitoring),
         )
         k8s.apiextensions.CustomResource(
             f"{name}-httproute",

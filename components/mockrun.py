@@ -49,6 +49,7 @@ class Registration:
     custom: bool
     remote: bool
     protect: bool
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def provider_urn(self) -> str:
@@ -184,6 +185,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom,
                 remote=request.remote,
                 protect=request.protect,
+                ignore_changes=tuple(request.ignoreChanges),
             )
         )
         return response

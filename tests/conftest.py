@@ -48,7 +48,7 @@ def stack_settings(stack: str = "prod", **sections: Any) -> Settings:
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("llmd-eks:")}
     for section, values in sections.items():
         raw[section] = {**raw.get(section, {}), **values} if isinstance(values, dict) else values
-    return resolve(raw, name, region=config["aws:region"])
+    return resolve(raw, name, region=config.get("aws:region"))
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_the_program_passes_its_own_policies(stack: str, recording: mockrun.Reco
             found = violations(policy.name, reg.type, dict(reg.inputs), reg.name)
             assert not found, f"{stack}: {reg.type} {reg.name}: {found}"
             checked += 1
-    assert checked and recording.one(NODEPOOL)
+    assert checked
 
 
 def test_pack_entry_point_registers_every_policy(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,6 +39,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "replicas": 1,
         }
     },
+    "simulated": {"model": {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 3}},
+    "existing-gpu": {"cluster": {"mode": "existing", "kubeconfigContext": "gpu-cluster"}},
+    "existing-simulated": {
+        "cluster": {"mode": "existing"},
+        "model": {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 3},
+    },
 }
 
 
@@ -45,14 +52,23 @@ def committed_stacks() -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     return [stack_config(path) for path in STACK_FILES]
 
 
+CONFIGS: dict[str, dict[str, Any]] = {}  # run name -> its configuration
+
+
 def all_runs() -> list[tuple[str, Recording]]:
     runs = []
     for stack, config, secrets in committed_stacks():
+        CONFIGS[stack] = config
         runs.append((stack, mockrun.run_program(stack, config, secrets)))
     base = base_config()
     for variant, overrides in VARIANTS.items():
         config = {**base, **mockrun.namespaced(overrides)}
-        secrets = {"llmd-eks:hfToken": HF_TOKEN} if variant in {"internal-nlb", "existing-vpc"} else {}
+        CONFIGS[variant] = config
+        secrets = (
+            {"llmd-eks:hfToken": HF_TOKEN}
+            if variant in {"internal-nlb", "existing-vpc", "simulated", "existing-simulated"}
+            else {}
+        )
         runs.append((variant, mockrun.run_program(variant, config, secrets)))
     return runs
 
@@ -61,9 +77,43 @@ RUNS = all_runs()
 IDS = [name for name, _ in RUNS]
 
 
+def on_eks(name: str) -> bool:
+    """The run creates its EKS Auto Mode cluster (cluster.mode eks-auto, the default)."""
+    return CONFIGS[name].get("llmd-eks:cluster", {}).get("mode", "eks-auto") == "eks-auto"
+
+
+def simulated(name: str) -> bool:
+    return bool(CONFIGS[name].get("llmd-eks:model", {}).get("simulate", False))
+
+
+def dra_node_group(name: str) -> bool:
+    """Phase 2b: GPUs from the DRA managed node group, no Auto Mode GPU NodePool (tests/test_dra.py)."""
+    return CONFIGS[name].get("llmd-eks:phase") == "2b"
+
+
+def _runs(keep: Callable[[str], bool]) -> dict[str, Any]:
+    chosen = [(name, rec) for name, rec in RUNS if keep(name)]
+    return {"params": [rec for _, rec in chosen], "ids": [name for name, _ in chosen]}
+
+
 @pytest.fixture(params=RUNS, ids=IDS)
 def recording(request: pytest.FixtureRequest) -> Recording:
     return request.param[1]
+
+
+@pytest.fixture(**_runs(on_eks))
+def eks_recording(request: pytest.FixtureRequest) -> Recording:
+    return request.param
+
+
+@pytest.fixture(**_runs(lambda name: not simulated(name)))
+def vllm_recording(request: pytest.FixtureRequest) -> Recording:
+    return request.param
+
+
+@pytest.fixture(**_runs(lambda name: on_eks(name) and not simulated(name) and not dra_node_group(name)))
+def gpu_pool_recording(request: pytest.FixtureRequest) -> Recording:
+    return request.param
 
 
 def values(reg: Registration) -> dict[str, Any]:
@@ -71,7 +121,7 @@ def values(reg: Registration) -> dict[str, Any]:
 
 
 def test_every_committed_stack_runs() -> None:
-    assert {"dev", "prod"} <= {name for name, _ in RUNS}
+    assert {"dev", "prod", "sim", "local"} <= {name for name, _ in RUNS}
 
 
 def test_no_duplicate_urns(recording: Recording) -> None:
@@ -79,7 +129,8 @@ def test_no_duplicate_urns(recording: Recording) -> None:
     assert len(urns) == len(set(urns))
 
 
-def test_one_auto_mode_cluster(recording: Recording) -> None:
+def test_one_auto_mode_cluster(eks_recording: Recording) -> None:
+    recording = eks_recording
     cluster = recording.one("eks:index:Cluster")
     auto = cluster.inputs["autoMode"]
     assert auto["enabled"] is True
@@ -87,11 +138,11 @@ def test_one_auto_mode_cluster(recording: Recording) -> None:
     assert cluster.inputs["authenticationMode"] == "API"
     assert cluster.inputs["version"] == "1.34"
     assert cluster.inputs["name"] == recording.outputs["clusterName"]
+    assert recording.one(K8S_PROVIDER).inputs["kubeconfig"], "provider built from the cluster's kubeconfig"
 
 
 def test_every_kubernetes_resource_uses_the_explicit_provider(recording: Recording) -> None:
     provider = recording.one(K8S_PROVIDER)
-    assert provider.inputs["kubeconfig"], "provider built from the cluster's kubeconfig"
     k8s = [r for r in recording.resources if r.type.startswith("kubernetes:")]
     assert k8s
     for reg in k8s:
@@ -130,6 +181,10 @@ def test_ordering_edges_are_on_the_resources_themselves(recording: Recording) ->
     assert {istiod.urn, crds["gateway-api"]} <= recording.waits_for(infra)
     assert {istiod.urn, crds["gaie"]} <= recording.waits_for(pool)
     assert {crds["gateway-api"], crds["gaie"], infra.urn, pool.urn} <= recording.waits_for(route)
+
+
+def test_gpu_capacity_comes_before_the_model_servers(gpu_pool_recording: Recording) -> None:
+    recording = gpu_pool_recording
     nodepool = recording.one("kubernetes:karpenter.sh/v1:NodePool")
     nodeclass = recording.one("kubernetes:eks.amazonaws.com/v1:NodeClass")
     association = recording.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
@@ -138,14 +193,23 @@ def test_ordering_edges_are_on_the_resources_themselves(recording: Recording) ->
     assert nodepool.urn in recording.waits_for(recording.release("llm-d-modelservice"))
 
 
-def test_helm_releases_are_pinned_and_named(recording: Recording) -> None:
+# Releases a phase adds to the foundation's (tests/test_gpu_operator.py and tests/test_dra.py check them).
+PHASE_RELEASES = {"1": set(), "1.5": {"gpu-operator"}, "2b": {"nvidia-dra-driver-gpu", "cluster-autoscaler"}}
+
+
+@pytest.mark.parametrize(("name", "recording"), RUNS, ids=IDS)
+def test_helm_releases_are_pinned_and_named(name: str, recording: Recording) -> None:
     releases = recording.helm_releases()
+    monitoring = {"kube-prometheus-stack"} if "grafana" in recording.outputs else set()
+    platform = PHASE_RELEASES[recording.outputs["phase"]] if on_eks(name) and not simulated(name) else set()
     assert {r.inputs["name"] for r in releases} == {
         "istio-base",
         "istiod",
         "llm-d-infra",
         "llm-d-inferencepool",
         "llm-d-modelservice",
+        *monitoring,
+        *platform,
     }
     for reg in releases:
         assert reg.inputs["version"], f"{reg.name} is not pinned"
@@ -188,14 +252,18 @@ def test_inference_pool_selects_exactly_the_model_pods(recording: Recording) -> 
     assert "llm-d.ai/model" in selector, "the selector must not match other models' pods"
 
 
-def test_model_servers_follow_the_model_config(recording: Recording) -> None:
+def test_model_servers_follow_the_model_config(vllm_recording: Recording) -> None:
+    recording = vllm_recording
     ms = values(recording.release("llm-d-modelservice"))
     model = ms["modelArtifacts"]["name"]
     decode = ms["decode"]
     tp = decode["parallelism"]["tensor"]
     container = decode["containers"][0]
     assert ms["modelArtifacts"]["uri"] == f"hf://{model}"
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == str(tp)
+    if ms.get("accelerator", {}).get("dra"):  # GPUs through the chart's ResourceClaimTemplate
+        assert "nvidia.com/gpu" not in repr(container["resources"])
+    else:
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == str(tp)
     assert "--max-model-len" in container["args"] and "--gpu-memory-utilization" in container["args"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in decode["tolerations"]
     assert ms["routing"]["proxy"]["enabled"] is False
@@ -204,7 +272,8 @@ def test_model_servers_follow_the_model_config(recording: Recording) -> None:
     assert recording.outputs["modelName"] == model
 
 
-def test_gpu_nodepool_follows_the_design(recording: Recording) -> None:
+def test_gpu_nodepool_follows_the_design(gpu_pool_recording: Recording) -> None:
+    recording = gpu_pool_recording
     spec = recording.one("kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]
     requirements = {r["key"]: r for r in spec["template"]["spec"]["requirements"]}
     assert "eks.amazonaws.com/instance-family" in requirements
@@ -241,12 +310,11 @@ def test_hf_token_only_in_a_secret_marked_secret(recording: Recording) -> None:
     assert ms["modelArtifacts"]["authSecretName"] == "llm-d-hf-token"
 
 
-def test_outputs(recording: Recording) -> None:
+@pytest.mark.parametrize(("name", "recording"), RUNS, ids=IDS)
+def test_outputs(name: str, recording: Recording) -> None:
     out = recording.outputs
     assert {
         "clusterName",
-        "kubeconfig",
-        "region",
         "phase",
         "namespace",
         "modelName",
@@ -255,7 +323,11 @@ def test_outputs(recording: Recording) -> None:
         "chatCompletionsCurl",
         "versions",
     } <= out.keys()
-    assert "kubeconfig" in recording.secret_outputs
+    if on_eks(name):
+        assert {"kubeconfig", "region"} <= out.keys() and "kubeconfig" in recording.secret_outputs
+    else:
+        assert "kubeconfig" not in out and "region" not in out
+        assert out["kubeconfigContext"] == CONFIGS[name]["llmd-eks:cluster"].get("kubeconfigContext", "")
     infra = recording.release("llm-d-infra")
     service = f"{infra.inputs['name']}-inference-gateway-istio"
     assert out["gatewayService"] == f"{out['namespace']}/{service}:80"

@@ -186,13 +186,6 @@ def placement(settings: Settings, tensor_parallelism: int) -> Placement | None:
     return Placement(best, best.gpus // tensor_parallelism)
 
 
-def gpu_ceiling(settings: Settings, node: GpuInstanceType) -> int:
-    """The most GPUs the capacity can hold: the NodePool limit, or maxNodes whole nodes."""
-    if is_node_pool(settings):
-        return settings.gpu.max_gpus
-    return settings.gpu.max_nodes * node.gpus
-
-
 def full_scale_nodes(settings: Settings, node: GpuInstanceType) -> int:
     """Nodes at full scale. Karpenter launches no node that would take the
     pool past its limit, so a partial node's worth of ``maxGpus`` stays unused."""

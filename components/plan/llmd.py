@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from .gateway import GATEWAY_CLASS
+from . import autoscaling, dra, modes, operations, simulator
+from .gateway import GATEWAY_CLASS, INFERENCEPOOL_PROVIDER, NLB_CLASS, NLB_SCHEME_ANNOTATION, nlb_scheme
 from .names import (
     GATEWAY_LISTENER_PORT,
-    GPU_NODEPOOL,
     GPU_RESOURCE,
     HF_TOKEN_SECRET,
     MODEL_SERVER_PORT,
@@ -17,15 +17,13 @@ from .names import (
 )
 from .nodepool import GPU_TOLERATION
 
-NLB_CLASS = "eks.amazonaws.com/nlb"
-NLB_SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
-NLB_SCHEMES = {"internal-nlb": "internal", "internet-nlb": "internet-facing"}
-
 # A 65 GB model takes 10-20 minutes to download from Hugging Face and a few
 # more to load; the startup probe allows 30 minutes before the kubelet gives up.
 STARTUP_PROBE_PERIOD_S = 10
 STARTUP_PROBE_FAILURES = 180
 SHM_SIZE = "16Gi"  # NCCL between tensor-parallel workers uses /dev/shm
+# Model servers become ready only after a GPU node joins and the weights load.
+VLLM_READY_TIMEOUT_S = 45 * 60
 
 
 def gateway_class(settings: Settings) -> str:
@@ -33,39 +31,47 @@ def gateway_class(settings: Settings) -> str:
 
 
 def infra_values(settings: Settings) -> dict[str, Any]:
-    exposure = settings.serving.exposure
-    gateway: dict[str, Any] = {"provider": settings.serving.gateway}
-    if exposure == "cluster-ip":
+    provider = settings.serving.gateway
+    scheme = nlb_scheme(settings)
+    gateway: dict[str, Any] = {"provider": provider}
+    if scheme is None:
+        # Always explicit: for agentgateway the chart defaults to a LoadBalancer.
         gateway["service"] = {"type": "ClusterIP"}
     else:
         gateway["service"] = {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS}
-        # The chart has no Service annotations for Istio; Istio copies the
-        # Gateway's annotations onto the Service it deploys.
-        gateway["annotations"] = {NLB_SCHEME_ANNOTATION: NLB_SCHEMES[exposure]}
+        if provider == "istio":
+            # The chart has no Service annotations for Istio; Istio copies the
+            # Gateway's annotations onto the Service it deploys. (agentgateway
+            # does not: see plan.gateway.agentgateway_service_parameters.)
+            gateway["annotations"] = {NLB_SCHEME_ANNOTATION: scheme}
     return {"gateway": gateway}
 
 
 def inferencepool_values(settings: Settings) -> dict[str, Any]:
     profile = settings.profile
-    return {
-        "inferenceExtension": {
-            "replicas": 1,
-            "image": {
-                "hub": profile.epp_image.hub,
-                "name": profile.epp_image.name,
-                "tag": profile.epp_image.tag,
-                "pullPolicy": "IfNotPresent",
-            },
-            "extProcPort": 9002,
-            "pluginsConfigFile": profile.epp_plugins_config_file,
+    extension: dict[str, Any] = {
+        "replicas": 1,
+        "image": {
+            "hub": profile.epp_image.hub,
+            "name": profile.epp_image.name,
+            "tag": profile.epp_image.tag,
+            "pullPolicy": "IfNotPresent",
         },
+        "extProcPort": 9002,
+        "pluginsConfigFile": profile.epp_plugins_config_file,
+    }
+    if not modes.uses_gpus(settings):
+        extension["resources"] = simulator.EPP_RESOURCES
+    values = {
+        "inferenceExtension": extension,
         "inferencePool": {
             "targetPorts": [{"number": MODEL_SERVER_PORT}],
             "modelServerType": "vllm",
             "modelServers": {"matchLabels": model_server_labels(settings)},
         },
-        "provider": {"name": settings.serving.gateway},
+        "provider": {"name": INFERENCEPOOL_PROVIDER[settings.serving.gateway]},
     }
+    return operations.apply_to_inferencepool(values, settings)
 
 
 def vllm_args(settings: Settings) -> list[str]:
@@ -90,13 +96,15 @@ def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 def vllm_container(settings: Settings) -> dict[str, Any]:
     gpus = str(settings.model.tensor_parallelism)
+    # With DRA the chart adds the ResourceClaim instead; a device-plugin count would never be satisfied.
+    resources = {} if settings.gpu.dra else {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}}
     return {
         "name": "vllm",
         "image": settings.profile.vllm_image.ref,
         "modelCommand": "vllmServe",
         "args": vllm_args(settings),
         "ports": [{"containerPort": MODEL_SERVER_PORT, "name": "metrics", "protocol": "TCP"}],
-        "resources": {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}},
+        "resources": resources,
         "mountModelVolume": True,
         "volumeMounts": [
             {"name": "metrics-volume", "mountPath": "/.config"},
@@ -108,35 +116,78 @@ def vllm_container(settings: Settings) -> dict[str, Any]:
     }
 
 
-def modelservice_values(settings: Settings) -> dict[str, Any]:
+def simulator_container(settings: Settings) -> dict[str, Any]:
+    """The simulator in vLLM's place: same container name, port, probes' paths and metrics."""
+    return {
+        "name": "vllm",
+        "image": settings.profile.simulator_image.ref,
+        "modelCommand": "custom",
+        "command": list(simulator.ENTRYPOINT),
+        "args": simulator.args(settings),
+        "ports": [{"containerPort": MODEL_SERVER_PORT, "name": "metrics", "protocol": "TCP"}],
+        "resources": simulator.RESOURCES,
+        "startupProbe": _http_probe("/health", 2, 60),
+        "livenessProbe": _http_probe("/health", 10, 3),
+        "readinessProbe": _http_probe("/v1/models", 5, 3),
+    }
+
+
+def _vllm_decode(settings: Settings) -> dict[str, Any]:
+    return {
+        "parallelism": {"tensor": settings.model.tensor_parallelism},
+        "tolerations": [dict(GPU_TOLERATION)],
+        "containers": [vllm_container(settings)],
+        "volumes": [
+            {"name": "metrics-volume", "emptyDir": {}},
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
+        ],
+    }
+
+
+def _simulator_decode(settings: Settings) -> dict[str, Any]:
+    return {
+        # The simulator has no tensor parallelism; and "cpu" tells the chart
+        # outright not to add nvidia.com/gpu (it would also skip it for the
+        # simulator's image name, but that is a heuristic, not a contract).
+        "parallelism": {"tensor": 1},
+        "accelerator": {"type": "cpu"},
+        "containers": [simulator_container(settings)],
+    }
+
+
+def modelservice_values(settings: Settings, model_bucket: str | None = None) -> dict[str, Any]:
+    """``model_bucket``: the S3 model cache's bucket when ``modelCache.enabled``."""
     model = settings.model
     artifacts: dict[str, Any] = {
         "uri": f"hf://{model.name}",
         "name": model.name,
-        # emptyDir sizeLimit for the downloaded weights: at most the node's disk.
-        "size": settings.gpu.ephemeral_storage,
         "labels": model_server_labels(settings),
     }
+    if modes.uses_gpus(settings):
+        # emptyDir sizeLimit for the downloaded weights: at most the node's disk.
+        artifacts["size"] = settings.gpu.ephemeral_storage
     if settings.has_hf_token:
         artifacts["authSecretName"] = HF_TOKEN_SECRET
-    return {
+    decode: dict[str, Any] = {"create": True, "replicas": autoscaling.decode_replicas(settings)}
+    decode |= _vllm_decode(settings) if modes.uses_gpus(settings) else _simulator_decode(settings)
+    node_selector = modes.model_server_node_selector(settings)
+    if node_selector:
+        decode["nodeSelector"] = node_selector
+    values: dict[str, Any] = {
         "multinode": False,
         "modelArtifacts": artifacts,
         "routing": {"servicePort": MODEL_SERVER_PORT, "proxy": {"enabled": False}},
-        "decode": {
-            "create": True,
-            "replicas": model.replicas,
-            "parallelism": {"tensor": model.tensor_parallelism},
-            "nodeSelector": {"karpenter.sh/nodepool": GPU_NODEPOOL},
-            "tolerations": [dict(GPU_TOLERATION)],
-            "containers": [vllm_container(settings)],
-            "volumes": [
-                {"name": "metrics-volume", "emptyDir": {}},
-                {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
-            ],
-        },
+        "decode": decode,
         "prefill": {"create": False},
     }
+    if modes.uses_gpus(settings) and settings.gpu.dra:
+        values["accelerator"] = dra.modelservice_accelerator()
+    return operations.apply_to_modelservice(values, settings, model_bucket)
+
+
+def model_server_ready_timeout_s(settings: Settings) -> int:
+    """How long the model-service release waits for its pods."""
+    return VLLM_READY_TIMEOUT_S if modes.uses_gpus(settings) else simulator.READY_TIMEOUT_S
 
 
 def httproute_spec(settings: Settings) -> dict[str, Any]:

@@ -47,7 +47,11 @@ class ReleaseNames:
         return _trunc(f"{self.infra}-inference-gateway", 63)
 
     def gateway_service(self, gateway_class: str) -> str:
-        """Istio names the Service it deploys for a Gateway ``<gateway>-<class>``."""
+        """The Service the class deploys for the Gateway (llm-d-infra ``gateway.serviceName``).
+
+        Istio names it ``<gateway>-istio``; agentgateway names it after the
+        Gateway (hashing only names over 63 characters, which ``gateway`` is not).
+        """
         return f"{self.gateway}-{gateway_class}" if gateway_class == "istio" else self.gateway
 
     @property

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import json
 
+from .. import versions
 from ..config import Settings
+from . import modes
 from .llmd import gateway_service_address
 
 LOCAL_PORT = 8080
+EXISTING_CLUSTER_NAME = "existing"  # clusterName of an existing cluster on the current context
+
+
+def cluster_name(settings: Settings) -> str:
+    """The EKS cluster's name, or the kubeconfig context of an existing cluster."""
+    if modes.existing_cluster(settings):
+        return settings.cluster.kubeconfig_context or EXISTING_CLUSTER_NAME
+    return settings.cluster_name
+
+
+def kubectl(settings: Settings) -> str:
+    """kubectl aimed at the stack's cluster: an existing cluster's context is
+    named, so the command works whatever the current context is."""
+    context = settings.cluster.kubeconfig_context if modes.existing_cluster(settings) else ""
+    return f"kubectl --context {context}" if context else "kubectl"
 
 
 def gateway_service(settings: Settings) -> str:
@@ -17,7 +34,7 @@ def gateway_service(settings: Settings) -> str:
 
 def port_forward_command(settings: Settings) -> str:
     namespace, service, port = gateway_service_address(settings)
-    return f"kubectl port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
+    return f"{kubectl(settings)} port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
 
 
 def chat_completions_curl(settings: Settings) -> str:
@@ -29,3 +46,19 @@ def chat_completions_curl(settings: Settings) -> str:
         }
     )
     return f"curl -s http://localhost:{LOCAL_PORT}/v1/chat/completions -H 'Content-Type: application/json' -d '{body}'"
+
+
+def deployed_versions(settings: Settings) -> dict[str, str]:
+    """Every pinned version this stack deploys: the llm-d profile plus the GPU platform of its phase."""
+    deployed = settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate)
+    if not modes.creates_gpu_capacity(settings):
+        return deployed
+    if settings.gpu.operator:
+        deployed["gpuOperator"] = versions.GPU_OPERATOR.version
+    if settings.gpu.provisioner == "managed-node-group":
+        deployed["draDriver"] = versions.DRA_DRIVER.version
+        deployed["clusterAutoscaler"] = versions.CLUSTER_AUTOSCALER.version
+        deployed["clusterAutoscalerImage"] = versions.CLUSTER_AUTOSCALER_BUILDS[
+            settings.cluster.kubernetes_version
+        ].image.ref
+    return deployed

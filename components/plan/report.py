@@ -17,6 +17,7 @@ import yaml
 
 from ..config import Settings
 from ..mockrun import Recording, Registration
+from . import outputs
 from .guardrails import Finding, Severity
 
 SECRET = "<secret>"
@@ -275,7 +276,7 @@ def as_text(plan: Plan) -> str:
         preset = ", ".join(f"{k}={json.dumps(v)}" for k, v in applied) or "none (all set explicitly)"
         lines += [
             f"Phase {settings.phase}; preset applied: {preset}",
-            f"Region {settings.region}; cluster {settings.cluster_name}; model {settings.model.name}",
+            f"Region {settings.region or '-'}; cluster {outputs.cluster_name(settings)}; model {settings.model.name}",
             "",
             *_finding_lines(plan.findings),
         ]
@@ -287,9 +288,12 @@ def as_text(plan: Plan) -> str:
             *(f"  - {p}" for p in plan.problems),
         ]
         return "\n".join(lines)
-    outputs = recording.outputs
-    lines += ["", *_capacity_lines(outputs["capacity"]), "", *_cost_lines(outputs["costEstimate"]), ""]
-    lines += _tree_lines(recording)
+    exported = recording.outputs
+    if "capacity" in exported:
+        lines += ["", *_capacity_lines(exported["capacity"]), "", *_cost_lines(exported["costEstimate"])]
+    else:
+        lines += ["", "Capacity and cost: no GPU capacity is created (simulated model servers or an existing cluster)."]
+    lines += ["", *_tree_lines(recording)]
     if plan.render_dir is not None:
         lines += ["", f"Rendered {len(plan.rendered)} file(s) under {plan.render_dir}"]
     lines += ["", f"VALID: pulumi preview would register {len(recording.resources)} resources."]

@@ -4,7 +4,12 @@ A rule is a pure function ``Settings -> Iterable[Finding]`` registered with
 ``@rule``. Errors stop the program before any registration; warnings are
 reported with ``pulumi.log.warn`` and in the offline plan. Each rule lives in
 the module of its concern; importing this package registers them all. Every
-id is documented in the README's guardrail table (a test keeps them in step).
+id is documented in a guardrail table of the README (a test keeps them in step).
+
+A rule about what this program provisions in AWS says so with its ``scope``, and
+is skipped where that is not provisioned: ``Scope.AWS`` (cluster, VPC, IAM, load
+balancers) on an existing cluster; ``Scope.GPU_CAPACITY`` (GPU instances, quotas,
+NodePools, node groups) also when the model servers are simulated.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ...config import NAMESPACE, Settings
+from .. import modes
 
 
 class Severity(StrEnum):
@@ -39,23 +45,44 @@ def key(path: str) -> str:
     return f"{NAMESPACE}:{path}"
 
 
+class Scope(StrEnum):
+    """Which stacks a rule applies to."""
+
+    ANY = "any"
+    AWS = "aws"  # this program creates AWS resources: not on an existing cluster
+    GPU_CAPACITY = "gpu-capacity"  # this program provisions GPU nodes: EKS and not simulated
+
+
+_APPLIES: dict[Scope, Callable[[Settings], bool]] = {
+    Scope.ANY: lambda settings: True,
+    Scope.AWS: modes.creates_aws_resources,
+    Scope.GPU_CAPACITY: modes.creates_gpu_capacity,
+}
+
 Rule = Callable[[Settings], Iterable[Finding]]
 RULES: dict[str, Rule] = {}
+SCOPES: dict[str, Scope] = {}
 
 
-def rule(rule_id: str) -> Callable[[Rule], Rule]:
+def rule(rule_id: str, *, scope: Scope = Scope.ANY) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         if rule_id in RULES:
             raise ValueError(f"guardrail {rule_id} registered twice")
         RULES[rule_id] = fn
+        SCOPES[rule_id] = scope
         return fn
 
     return register
 
 
+def applicable(settings: Settings) -> list[str]:
+    """Ids of the rules that apply to this stack."""
+    return [rule_id for rule_id in RULES if _APPLIES[SCOPES[rule_id]](settings)]
+
+
 def evaluate(settings: Settings) -> list[Finding]:
-    """Every finding of every rule, errors first."""
-    findings = [finding for check in RULES.values() for finding in check(settings)]
+    """Every finding of every applicable rule, errors first."""
+    findings = [finding for rule_id in applicable(settings) for finding in RULES[rule_id](settings)]
     return sorted(findings, key=lambda f: (f.severity != Severity.ERROR, f.id))
 
 
@@ -63,4 +90,16 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == Severity.ERROR]
 
 
-from . import accelerators, gpu_budget, instance_types, model_fit, phases  # noqa: E402,F401  (registers the rules)
+from . import (  # noqa: E402,F401  (registers the rules)
+    accelerators,
+    autoscaling,
+    cluster_mode,
+    dra,
+    gpu_budget,
+    instance_types,
+    lora,
+    model_cache,
+    model_fit,
+    phases,
+    simulation,
+)

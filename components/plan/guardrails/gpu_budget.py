@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...config import Settings
-from ..capacity import full_scale_nodes, gpu_ceiling, is_node_pool, placement, pool_sizes, roles
-from . import Finding, Severity, key, rule
+from ..capacity import full_scale_nodes, is_node_pool, placement, pool_sizes, roles
+from . import Finding, Scope, Severity, key, rule
 
 
-@rule("GR-TP-EXCEEDS-NODE")
+@rule("GR-TP-EXCEEDS-NODE", scope=Scope.GPU_CAPACITY)
 def tp_fits_a_node(settings: Settings) -> Iterator[Finding]:
+    """NodePools; a managed node group's instance types are GR-DRA-INSTANCE-TYPES."""
     sizes = pool_sizes(settings)
-    if not sizes:
-        return  # unknown instances are reported by GR-GPU-UNKNOWN
+    if not sizes or not is_node_pool(settings):
+        return  # unknown families are reported by GR-GPU-UNKNOWN
     largest = max(sizes, key=lambda size: size.gpus)
     for role in roles(settings):
         if role.tensor_parallelism > largest.gpus:
@@ -28,7 +29,7 @@ def tp_fits_a_node(settings: Settings) -> Iterator[Finding]:
             )
 
 
-@rule("GR-TP-NODE-DIVISOR")
+@rule("GR-TP-NODE-DIVISOR", scope=Scope.GPU_CAPACITY)
 def tp_divides_the_node(settings: Settings) -> Iterator[Finding]:
     for role in roles(settings):
         place = placement(settings, role.tensor_parallelism)
@@ -47,39 +48,34 @@ def tp_divides_the_node(settings: Settings) -> Iterator[Finding]:
         )
 
 
-def _ceiling(settings: Settings) -> int | None:
-    if is_node_pool(settings):
-        return settings.gpu.max_gpus
-    place = placement(settings, settings.model.tensor_parallelism)
-    return gpu_ceiling(settings, place.instance) if place else None
-
-
-@rule("GR-GPU-BUDGET")
+@rule("GR-GPU-BUDGET", scope=Scope.GPU_CAPACITY)
 def replicas_fit_the_budget(settings: Settings) -> Iterator[Finding]:
     """Replicas x GPUs per replica (prefill included), counted in the whole
-    nodes they occupy, against the pool's GPU ceiling."""
-    ceiling = _ceiling(settings)
+    nodes they occupy, against the NodePool limit (a managed node group's
+    maxNodes is GR-DRA-INSTANCE-TYPES)."""
+    if not is_node_pool(settings):
+        return
+    ceiling = settings.gpu.max_gpus
     requested = occupied = 0
     for role in roles(settings):
         gpus = role.replicas * role.tensor_parallelism
         requested += gpus
         place = placement(settings, role.tensor_parallelism)
         occupied += place.nodes_for(role.replicas) * place.instance.gpus if place else gpus
-    if ceiling is None or occupied <= ceiling:
+    if occupied <= ceiling:
         return
-    limit = "gpu.maxGpus" if is_node_pool(settings) else "gpu.maxNodes"
     whole_nodes = f" ({occupied} counted in whole nodes)" if occupied != requested else ""
     yield Finding(
         "GR-GPU-BUDGET",
         Severity.ERROR,
-        key(limit),
-        f"the replicas need {requested} GPUs{whole_nodes} but {limit} allows {ceiling}: the rest would stay "
+        key("gpu.maxGpus"),
+        f"the replicas need {requested} GPUs{whole_nodes} but gpu.maxGpus allows {ceiling}: the rest would stay "
         "Pending while the nodes that did launch bill by the hour.",
-        f"raise {limit}, or lower model.replicas (and serving.prefill.replicas).",
+        "raise gpu.maxGpus, or lower model.replicas (and serving.prefill.replicas).",
     )
 
 
-@rule("GR-GPU-MAXGPUS-MULTIPLE")
+@rule("GR-GPU-MAXGPUS-MULTIPLE", scope=Scope.GPU_CAPACITY)
 def max_gpus_whole_nodes(settings: Settings) -> Iterator[Finding]:
     if not is_node_pool(settings):
         return

@@ -9,7 +9,7 @@ from ...catalog import instances
 from ...catalog.instances import SEED_DEFAULT_QUOTA_VCPU, AutoModeSupport
 from ...config import Settings
 from ..capacity import full_scale_nodes, is_node_pool, placement
-from . import Finding, Severity, key, rule
+from . import Finding, Scope, Severity, key, rule
 
 FAMILIES_KEY = "gpu.instanceFamilies"
 
@@ -31,23 +31,20 @@ def _hint(name: str) -> str:
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-@rule("GR-GPU-UNKNOWN")
-def known_instances(settings: Settings) -> Iterator[Finding]:
-    gpu = settings.gpu
-    if is_node_pool(settings):
-        unknown = [name for name in gpu.instance_families if instances.family(name) is None]
-        where, field = FAMILIES_KEY, "family"
-    else:
-        unknown = [name for name in gpu.instance_types if instances.instance_type(name) is None]
-        where, field = "gpu.instanceTypes", "instance type"
-    for name in unknown:
-        hint = _hint(name) if field == "family" else ""
+@rule("GR-GPU-UNKNOWN", scope=Scope.GPU_CAPACITY)
+def known_families(settings: Settings) -> Iterator[Finding]:
+    """NodePool families; a managed node group's instance types are GR-DRA-INSTANCE-TYPES."""
+    if not is_node_pool(settings):
+        return
+    for name in settings.gpu.instance_families:
+        if instances.family(name) is not None:
+            continue
         yield Finding(
             "GR-GPU-UNKNOWN",
             Severity.ERROR,
-            key(where),
-            f"{name!r} is not a GPU {field} this program knows: it may match no instance at all, and nothing "
-            f"checks that the model fits it. {hint}".rstrip(),
+            key(FAMILIES_KEY),
+            f"{name!r} is not a GPU family this program knows: it may match no instance at all, and nothing "
+            f"checks that the model fits it. {_hint(name)}".rstrip(),
             f"use one of {', '.join(instances.FAMILIES)}, or add it to components/catalog/instances.py.",
         )
 
@@ -62,7 +59,7 @@ def _auto_mode_families(settings: Settings, support: AutoModeSupport) -> list[st
     ]
 
 
-@rule("GR-GPU-AUTO-MODE-UNSUPPORTED")
+@rule("GR-GPU-AUTO-MODE-UNSUPPORTED", scope=Scope.GPU_CAPACITY)
 def auto_mode_can_launch(settings: Settings) -> Iterator[Finding]:
     for name in _auto_mode_families(settings, AutoModeSupport.UNSUPPORTED):
         yield Finding(
@@ -75,7 +72,7 @@ def auto_mode_can_launch(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-GPU-AUTO-MODE-LIMITED")
+@rule("GR-GPU-AUTO-MODE-LIMITED", scope=Scope.GPU_CAPACITY)
 def auto_mode_may_not_launch(settings: Settings) -> Iterator[Finding]:
     for name in _auto_mode_families(settings, AutoModeSupport.LIMITED):
         yield Finding(
@@ -88,7 +85,7 @@ def auto_mode_may_not_launch(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-GPU-CATEGORY-MIX")
+@rule("GR-GPU-CATEGORY-MIX", scope=Scope.GPU_CAPACITY)
 def one_category(settings: Settings) -> Iterator[Finding]:
     if not is_node_pool(settings):
         return
@@ -108,7 +105,7 @@ def one_category(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-GPU-QUOTA")
+@rule("GR-GPU-QUOTA", scope=Scope.GPU_CAPACITY)
 def quota_reminder(settings: Settings) -> Iterator[Finding]:
     place = placement(settings, settings.model.tensor_parallelism)
     if place is None:
@@ -137,7 +134,7 @@ def quota_reminder(settings: Settings) -> Iterator[Finding]:
     )
 
 
-@rule("GR-GPU-SPOT-CONSTRAINED")
+@rule("GR-GPU-SPOT-CONSTRAINED", scope=Scope.GPU_CAPACITY)
 def spot_on_scarce_families(settings: Settings) -> Iterator[Finding]:
     if "spot" not in settings.gpu.capacity_types or not is_node_pool(settings):
         return

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 
 from ...config import Settings
+from .. import modes
 from ..capacity import (
     DISK_EVICTION_FRACTION,
     IMAGE_ALLOWANCE_BYTES,
@@ -16,13 +17,13 @@ from ..capacity import (
     resolve_model,
     roles,
 )
-from . import Finding, Severity, key, rule
+from . import Finding, Scope, Severity, key, rule
 
 # vLLM args that change the model's context limit (RoPE scaling).
 _CONTEXT_OVERRIDE_ARGS = ("--rope-scaling", "--hf-overrides")
 
 
-@rule("GR-MODEL-UNKNOWN")
+@rule("GR-MODEL-UNKNOWN", scope=Scope.GPU_CAPACITY)
 def model_known(settings: Settings) -> Iterator[Finding]:
     resolved = resolve_model(settings)
     if resolved.spec is None:
@@ -38,7 +39,7 @@ def model_known(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-MODEL-WEIGHTS")
+@rule("GR-MODEL-WEIGHTS", scope=Scope.GPU_CAPACITY)
 def weights_fit(settings: Settings) -> Iterator[Finding]:
     model = resolve_model(settings).spec
     if model is None:
@@ -61,7 +62,7 @@ def weights_fit(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-MODEL-KV-CACHE")
+@rule("GR-MODEL-KV-CACHE", scope=Scope.GPU_CAPACITY)
 def kv_cache_holds_a_sequence(settings: Settings) -> Iterator[Finding]:
     model = resolve_model(settings).spec
     if model is None:
@@ -89,8 +90,8 @@ def kv_cache_holds_a_sequence(settings: Settings) -> Iterator[Finding]:
 def context_within_the_model(settings: Settings) -> Iterator[Finding]:
     model = resolve_model(settings).spec
     max_len = settings.model.max_model_len
-    if model is None or model.max_context is None or max_len <= model.max_context:
-        return
+    if not modes.uses_gpus(settings) or model is None or model.max_context is None or max_len <= model.max_context:
+        return  # the simulator has no context limit
     if any(arg.split("=", 1)[0] in _CONTEXT_OVERRIDE_ARGS for arg in settings.model.extra_args):
         return  # RoPE scaling extends the context; vLLM checks it against the scaled limit
     yield Finding(
@@ -104,7 +105,7 @@ def context_within_the_model(settings: Settings) -> Iterator[Finding]:
     )
 
 
-@rule("GR-MODEL-DISK")
+@rule("GR-MODEL-DISK", scope=Scope.GPU_CAPACITY)
 def weights_fit_the_disk(settings: Settings) -> Iterator[Finding]:
     model = resolve_model(settings).spec
     if model is None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...config import Settings
-from . import Finding, Severity, key, rule
+from . import Finding, Scope, Severity, key, rule
 
 
-@rule("GR-PHASE-DRA-PROVISIONER")
+@rule("GR-PHASE-DRA-PROVISIONER", scope=Scope.GPU_CAPACITY)
 def dra_needs_managed_node_group(settings: Settings) -> Iterator[Finding]:
     gpu = settings.gpu
     if gpu.dra and gpu.provisioner != "managed-node-group":
@@ -26,7 +26,7 @@ def dra_needs_managed_node_group(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-PHASE-MIG-PROVISIONER")
+@rule("GR-PHASE-MIG-PROVISIONER", scope=Scope.GPU_CAPACITY)
 def mig_needs_karpenter(settings: Settings) -> Iterator[Finding]:
     gpu = settings.gpu
     if gpu.mig is not None and gpu.provisioner != "karpenter":
@@ -40,7 +40,7 @@ def mig_needs_karpenter(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-PHASE-MIG-OPERATOR")
+@rule("GR-PHASE-MIG-OPERATOR", scope=Scope.GPU_CAPACITY)
 def mig_needs_the_operator(settings: Settings) -> Iterator[Finding]:
     gpu = settings.gpu
     if gpu.mig is not None and not gpu.operator:

@@ -1,0 +1,120 @@
+"""DraNodeGroup: a GPU managed node group, the NVIDIA DRA driver and Cluster Autoscaler (phase 2b)."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from . import versions
+from .cluster import AutoModeCluster
+from .config import Settings
+from .helm import release
+from .plan import dra as plan
+
+
+class DraNodeGroup(pulumi.ComponentResource):
+    """``capacity``: what model servers wait for (GPU nodes up, DNS for them, DRA driver installed)."""
+
+    node_group: aws.eks.NodeGroup
+    dra_driver: k8s.helm.v3.Release
+    autoscaler: k8s.helm.v3.Release
+    capacity: list[pulumi.Resource]
+
+    def __init__(
+        self, name: str, settings: Settings, cluster: AutoModeCluster, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("llmd:gpu:DraNodeGroup", name, None, opts)
+        cluster_name = settings.cluster_name
+        # cluster_name is plain config, so the edge to the cluster is explicit.
+        child = pulumi.ResourceOptions(parent=self)
+        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster.cluster])
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+
+        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=json.dumps(plan.NODE_TRUST), opts=child)
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child
+            )
+            for arn in plan.NODE_ROLE_POLICIES
+        ]
+        network_addons = [
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster_name,
+                addon_name=addon,
+                resolve_conflicts_on_create="OVERWRITE",
+                opts=after_cluster,
+            )
+            for addon in plan.NODE_NETWORK_ADDONS
+        ]
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=cluster_name,
+            node_role_arn=role.arn,
+            subnet_ids=list(cluster.private_subnet_ids),
+            ami_type=plan.AMI_TYPE,
+            instance_types=list(settings.gpu.instance_types),
+            capacity_type=plan.capacity_type(settings),
+            disk_size=plan.disk_size_gib(settings),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(**plan.scaling(settings)),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            labels=plan.node_labels(),
+            taints=[aws.eks.NodeGroupTaintArgs(**taint) for taint in plan.node_taints()],
+            tags=plan.node_group_tags(settings),
+            # Nodes join only with a CNI. Cluster Autoscaler owns the desired size.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[cluster.cluster, *attachments, *network_addons],
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+        dns = aws.eks.Addon(
+            f"{name}-{plan.DNS_ADDON}",
+            cluster_name=cluster_name,
+            addon_name=plan.DNS_ADDON,
+            resolve_conflicts_on_create="OVERWRITE",
+            configuration_values=json.dumps(plan.coredns_configuration()),
+            # The add-on turns ACTIVE only once its pods run, i.e. on a node.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]),
+        )
+        self.dra_driver = release(
+            f"{name}-dra-driver",
+            versions.DRA_DRIVER,
+            release_name=plan.DRA_RELEASE,
+            namespace=plan.DRA_NAMESPACE,
+            create_namespace=True,
+            values=plan.dra_driver_values(),
+            opts=on_k8s,
+        )
+
+        autoscaler_role = aws.iam.Role(
+            f"{name}-autoscaler-role", assume_role_policy=json.dumps(plan.POD_IDENTITY_TRUST), opts=child
+        )
+        autoscaler_policy = aws.iam.RolePolicy(
+            f"{name}-autoscaler-policy",
+            role=autoscaler_role.name,
+            policy=json.dumps(plan.autoscaler_policy(settings)),
+            opts=child,
+        )
+        identity = aws.eks.PodIdentityAssociation(
+            f"{name}-autoscaler-identity",
+            cluster_name=cluster_name,
+            namespace=plan.AUTOSCALER_NAMESPACE,
+            service_account=plan.AUTOSCALER_SERVICE_ACCOUNT,
+            role_arn=autoscaler_role.arn,
+            opts=after_cluster,
+        )
+        # Pod Identity injects credentials when the pod is created: the association first.
+        self.autoscaler = release(
+            f"{name}-autoscaler",
+            versions.CLUSTER_AUTOSCALER,
+            release_name=plan.AUTOSCALER_RELEASE,
+            namespace=plan.AUTOSCALER_NAMESPACE,
+            values=plan.cluster_autoscaler_values(settings),
+            opts=pulumi.ResourceOptions.merge(on_k8s, pulumi.ResourceOptions(depends_on=[identity, autoscaler_policy])),
+        )
+        self.capacity = [self.node_group, dns, self.dra_driver]
+        self.register_outputs({"nodeGroup": self.node_group.node_group_name})
