@@ -17,6 +17,7 @@ import yaml
 from components import mockrun
 from components.plan import modes
 from components.plan.__main__ import main
+from tests import contracts
 from tests.conftest import ROOT, STACK_FILES, base_config, stack_settings
 
 STACKS = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in STACK_FILES]
@@ -155,3 +156,19 @@ def test_mockrun_reads_secure_keys_as_unknown_secrets() -> None:
     secret = recording.one("kubernetes:core/v1:Secret")
     assert secret.inputs["stringData"] == mockrun.UNKNOWN and "stringData" in secret.secret_paths
     assert pulumi.Config.get_secret is original, "the patch is undone after the run"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_custom_resources_validate_against_their_crds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stack: str
+) -> None:
+    contracts.require_reference()
+    assert plan(capsys, "--stack", stack, "--render", str(tmp_path))[0] == 0
+    known = contracts.known_crd_kinds()
+    checked = 0
+    for path in (tmp_path / "resources").glob("*.yaml"):
+        obj = yaml.safe_load(path.read_text())
+        if (obj["apiVersion"], obj["kind"]) in known:
+            assert contracts.validate_custom_resource(obj) == [], path.name
+            checked += 1
+    assert checked, "every stack renders at least its HTTPRoute"
