@@ -29,7 +29,8 @@ GIB = 1024**3
 # per GPU is a conservative estimate at the default batch size.
 RUNTIME_RESERVE_BYTES = 2 * GIB
 DEFAULT_KV_DTYPE_BYTES = 2  # BF16/FP16 activations, including FP8-weight models
-# The llm-d CUDA image unpacks to about 20 GB on the node's disk.
+# Room on the node's disk for the vLLM image (CUDA, PyTorch, vLLM, NIXL: some
+# 20 GB unpacked), its logs and the kubelet's own files.
 IMAGE_ALLOWANCE_BYTES = 25 * GIB
 # The kubelet evicts pods when less than 10% of the node's disk is free.
 DISK_EVICTION_FRACTION = 0.10
@@ -128,24 +129,15 @@ class Role:
     name: str
     replicas: int
     tensor_parallelism: int
-    replicas_key: str  # config keys, for messages
-    tp_key: str
+    tp_key: str  # its config key, for messages
 
 
 def roles(settings: Settings) -> list[Role]:
     model = settings.model
-    found = [Role("decode", model.replicas, model.tensor_parallelism, "model.replicas", "model.tensorParallelism")]
+    found = [Role("decode", model.replicas, model.tensor_parallelism, "model.tensorParallelism")]
     prefill = settings.serving.prefill
     if settings.serving.path == "pd-disaggregation" and prefill is not None:
-        found.append(
-            Role(
-                "prefill",
-                prefill.replicas,
-                prefill.tensor_parallelism,
-                "serving.prefill.replicas",
-                "serving.prefill.tensorParallelism",
-            )
-        )
+        found.append(Role("prefill", prefill.replicas, prefill.tensor_parallelism, "serving.prefill.tensorParallelism"))
     return found
 
 
@@ -199,7 +191,6 @@ def full_scale_nodes(settings: Settings, node: GpuInstanceType) -> int:
 
 @dataclass(frozen=True)
 class ReplicaMemory:
-    role: Role
     instance: GpuInstanceType  # the pool type with the least GPU memory that holds a replica
     usable_bytes_per_gpu: float
     weight_bytes_per_gpu: float
@@ -233,7 +224,6 @@ def replica_memory(settings: Settings, role: Role, model: ModelSpec) -> ReplicaM
     gpu_bytes = tightest.gpu.memory_mib * 1024**2
     tp = role.tensor_parallelism
     return ReplicaMemory(
-        role=role,
         instance=tightest,
         usable_bytes_per_gpu=settings.model.gpu_memory_utilization * gpu_bytes,
         weight_bytes_per_gpu=model.weight_bytes / tp,

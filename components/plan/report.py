@@ -65,7 +65,7 @@ def masked_inputs(reg: Registration) -> dict[str, Any]:
     """The registration's inputs with every secret-marked value replaced by ``<secret>``."""
     inputs: Any = dict(reg.inputs)
     for path in reg.secret_paths:
-        inputs = SECRET if path == "." else _mask(inputs, _path_parts(path))
+        inputs = _mask(inputs, _path_parts(path))
     return inputs
 
 
@@ -85,14 +85,8 @@ def kubernetes_objects(recording: Recording) -> Iterator[tuple[Registration, dic
     for reg in recording.resources:
         if reg.type.startswith("kubernetes:") and {"apiVersion", "kind"} <= reg.inputs.keys():
             inputs = masked_inputs(reg)
-            yield (
-                reg,
-                {
-                    k: inputs[k]
-                    for k in ("apiVersion", "kind", "metadata", "spec", "type", "data", "stringData")
-                    if k in inputs
-                },
-            )
+            head = {k: inputs[k] for k in ("apiVersion", "kind", "metadata") if k in inputs}
+            yield reg, {**head, **inputs}
 
 
 def render(recording: Recording, directory: Path) -> list[Path]:
