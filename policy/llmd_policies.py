@@ -1,8 +1,10 @@
 """The llmd-eks policy pack's rules: graph checks that matter on a real ``pulumi preview``.
 
-Each rule is a ``ResourceValidationPolicy`` whose validate function reads only
-the resource's type and inputs, so the tests call it with fake arguments and
-run it over the program's recorded graph. Inputs arrive as read-only
+Each rule's validate function reads only resource types and inputs (one
+resource, or the whole stack for the load-balancer rule, whose Services are
+created by gateway controllers from Helm values and gateway parameters), so
+the tests call it with fake arguments and run it over the program's recorded
+graph. Inputs arrive as read-only
 ``Mapping``/``Sequence`` proxies (values unknown at preview raise inside them
 and the engine reports the rule as not run), so nothing here assumes dict/list.
 """
@@ -18,6 +20,8 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 NODEPOOL_TYPES = frozenset({"kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.sh/v1beta1:NodePool"})
@@ -203,19 +207,39 @@ def _unscoped_load_balancers(values: Any, inherited: bool = False, path: str = "
             yield from _unscoped_load_balancers(item, inherited, f"{path}[{index}]")
 
 
-def _load_balancer_scheme_explicit(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def sets_gateway_scheme(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """A gateway resource that annotates the Services its controller creates with a scheme
+    (agentgateway's AgentgatewayParameters, a Gateway's spec.infrastructure.annotations)."""
+    if not resource_type.startswith("kubernetes:") or not resource_type.endswith(
+        (":AgentgatewayParameters", ":GatewayParameters", ":Gateway")
+    ):
+        return False
+    return any(str(key).endswith("annotations") and _has_scheme(item) for _, key, item in _walk(props))
+
+
+def _load_balancer_scheme_explicit(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     fix = f"set the {SCHEME_ANNOTATION} annotation to internal or internet-facing (llmd-eks:serving.exposure)"
-    if args.resource_type == SERVICE_TYPE:
-        spec = args.props.get("spec") or {}
-        annotations = (args.props.get("metadata") or {}).get("annotations")
-        if spec.get("type") == "LoadBalancer" and not _has_scheme(annotations):
-            report_violation(f"LoadBalancer Service {args.name} does not say whether it is public: {fix}.")
-    elif args.resource_type in HELM_TYPES:
-        for path in _unscoped_load_balancers(args.props.get("values") or {}):
-            report_violation(f"Helm values of {args.name} ask for a LoadBalancer at {path} without a scheme: {fix}.")
+    gateway_scheme = any(sets_gateway_scheme(r.resource_type, r.props) for r in args.resources)
+    for resource in args.resources:
+        props = resource.props
+        if resource.resource_type == SERVICE_TYPE:
+            spec = props.get("spec") or {}
+            if spec.get("type") == "LoadBalancer" and not _has_scheme((props.get("metadata") or {}).get("annotations")):
+                report_violation(
+                    f"LoadBalancer Service {resource.name} does not say whether it is public: {fix}.", resource.urn
+                )
+        elif resource.resource_type in HELM_TYPES and not gateway_scheme:
+            # A gateway chart's Service is created by its controller, which can take the
+            # annotation from gateway parameters elsewhere in the stack (checked above).
+            for path in _unscoped_load_balancers(props.get("values") or {}):
+                report_violation(
+                    f"Helm values of {resource.name} ask for a LoadBalancer at {path} without a scheme, and no "
+                    f"gateway parameters in the stack set one: {fix}.",
+                    resource.urn,
+                )
 
 
-POLICIES: list[ResourceValidationPolicy] = [
+POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ResourceValidationPolicy(
         name="gpu-nodepool-tainted",
         description="GPU NodePools carry the nvidia.com/gpu:NoSchedule taint.",
@@ -236,9 +260,10 @@ POLICIES: list[ResourceValidationPolicy] = [
         description="Every Helm release and chart is pinned to an exact version.",
         validate=_helm_release_pinned,
     ),
-    ResourceValidationPolicy(
+    StackValidationPolicy(
         name="load-balancer-scheme-explicit",
-        description="LoadBalancer Services (and Helm values asking for one) set the AWS load-balancer scheme.",
+        description="LoadBalancer Services, and Helm values or gateway parameters asking for one, set the AWS "
+        "load-balancer scheme.",
         validate=_load_balancer_scheme_explicit,
     ),
     ResourceValidationPolicy(

@@ -9,7 +9,14 @@ import sys
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from components import mockrun
 from policy import llmd_policies
@@ -22,12 +29,32 @@ SERVICE = "kubernetes:core/v1:Service"
 SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 
 
-def violations(policy_name: str, resource_type: str, props: dict[str, Any], name: str = "r") -> list[str]:
+OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+Resource = tuple[str, dict[str, Any]]  # (type, inputs)
+
+
+def _urn(resource_type: str, name: str) -> str:
+    return f"urn:pulumi:s::p::{resource_type}::{name}"
+
+
+def violations(policy_name: str, resources: list[Resource], names: list[str] | None = None) -> list[str]:
+    """Run one policy: a resource policy on each resource, a stack policy on all of them at once."""
     (policy,) = [p for p in POLICIES if p.name == policy_name]
-    opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-    args = ResourceValidationArgs(resource_type, props, f"urn:pulumi:s::p::{resource_type}::{name}", name, opts, None)
+    names = names or [f"r{i}" for i in range(len(resources))]
     found: list[str] = []
-    policy.validate(args, lambda message, urn=None: found.append(message))
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    if isinstance(policy, StackValidationPolicy):
+        stack = [
+            PolicyResource(t, props, _urn(t, n), n, OPTS, None, None, [], {})
+            for (t, props), n in zip(resources, names, strict=True)
+        ]
+        policy.validate(StackValidationArgs(stack), report)
+    else:
+        for (t, props), n in zip(resources, names, strict=True):
+            policy.validate(ResourceValidationArgs(t, props, _urn(t, n), n, OPTS, None), report)
     return found
 
 
@@ -58,8 +85,11 @@ def release(values: dict[str, Any], version: str = "v1.4.0", chart: str = "llm-d
 
 CPU_POOL = [{"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["c", "m"]}]
 
-# policy -> [(resource type, props, expected violations)]
-CASES: dict[str, list[tuple[str, dict[str, Any], int]]] = {
+AGW_PARAMETERS = "kubernetes:agentgateway.dev/v1alpha1:AgentgatewayParameters"
+LB_VALUES = release({"gateway": {"service": {"type": "LoadBalancer"}}})
+
+# policy -> [(resource type, props, expected violations)]; (list of resources, expected) for the whole stack
+CASES: dict[str, list[tuple[str, dict[str, Any], int] | tuple[list[Resource], int]]] = {
     "gpu-nodepool-tainted": [
         (NODEPOOL, nodepool(taints=[]), 1),
         (NODEPOOL, nodepool(taints=[{"key": "dedicated", "effect": "NoSchedule"}]), 1),
@@ -94,7 +124,16 @@ CASES: dict[str, list[tuple[str, dict[str, Any], int]]] = {
         (SERVICE, {"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer"}}, 1),
         (SERVICE, {"metadata": {"annotations": {SCHEME: "internal"}}, "spec": {"type": "LoadBalancer"}}, 0),
         (SERVICE, {"metadata": {"name": "s"}, "spec": {"type": "ClusterIP"}}, 0),
-        (RELEASE, release({"gateway": {"service": {"type": "LoadBalancer"}}}), 1),
+        (RELEASE, LB_VALUES, 1),
+        # agentgateway: the scheme comes from GatewayClass-level parameters, not the chart's values
+        (
+            [
+                (RELEASE, LB_VALUES),
+                (AGW_PARAMETERS, {"spec": {"service": {"metadata": {"annotations": {SCHEME: "internal"}}}}}),
+            ],
+            0,
+        ),
+        ([(RELEASE, LB_VALUES), (AGW_PARAMETERS, {"spec": {"service": {"metadata": {"annotations": {}}}}})], 1),
         (RELEASE, release({"gateway": {"annotations": {SCHEME: "internal"}, "service": {"type": "LoadBalancer"}}}), 0),
         (RELEASE, release({"svc": {"type": "LoadBalancer", "serviceAnnotations": {SCHEME: "internet-facing"}}}), 0),
         (RELEASE, release({"gateway": {"service": {"type": "ClusterIP"}}}), 0),
@@ -121,12 +160,22 @@ def test_every_policy_has_cases() -> None:
 
 
 @pytest.mark.parametrize(
-    ("policy_name", "resource_type", "props", "expected"),
-    [(name, *case) for name, cases in CASES.items() for case in cases],
+    ("policy_name", "case"), [(name, case) for name, cases in CASES.items() for case in cases], ids=str
 )
-def test_policy_validate(policy_name: str, resource_type: str, props: dict[str, Any], expected: int) -> None:
-    found = violations(policy_name, resource_type, props)
-    assert len(found) == expected, found
+def test_policy_validate(policy_name: str, case: tuple[Any, ...]) -> None:
+    resources = case[0] if len(case) == 2 else [(case[0], case[1])]
+    found = violations(policy_name, resources)
+    assert len(found) == case[-1], found
+
+
+def test_the_load_balancer_rule_reads_the_whole_stack() -> None:
+    lb = [(RELEASE, LB_VALUES)]
+    assert len(violations("load-balancer-scheme-explicit", lb)) == 1
+    gateway = {"spec": {"infrastructure": {"annotations": {SCHEME: "internet-facing"}}}}
+    assert (
+        violations("load-balancer-scheme-explicit", [*lb, ("kubernetes:gateway.networking.k8s.io/v1:Gateway", gateway)])
+        == []
+    )
 
 
 def test_gpu_pool_detection() -> None:
@@ -144,21 +193,21 @@ def _graphs() -> list[tuple[str, mockrun.Recording]]:
     for path in sorted(ROOT.glob("Pulumi.*.yaml")):
         stack, config, secrets = stack_config(path)
         runs.append((stack, mockrun.run_program(stack, config, secrets)))
-    for exposure in ("internal-nlb", "internet-nlb"):
-        config = {**base_config(), "llmd-eks:serving": {"exposure": exposure}}
-        runs.append((exposure, mockrun.run_program(exposure, config, {"llmd-eks:hfToken": "hf_" + "x" * 34})))
+    for gateway in ("istio", "agentgateway"):
+        for exposure in ("internal-nlb", "internet-nlb"):
+            config = {**base_config(), "llmd-eks:serving": {"exposure": exposure, "gateway": gateway}}
+            secrets = {"llmd-eks:hfToken": "hf_" + "x" * 34}
+            runs.append((f"{gateway}-{exposure}", mockrun.run_program(exposure, config, secrets)))
     return runs
 
 
 @pytest.mark.parametrize(("stack", "recording"), _graphs(), ids=lambda v: v if isinstance(v, str) else "")
 def test_the_program_passes_its_own_policies(stack: str, recording: mockrun.Recording) -> None:
-    checked = 0
-    for reg in recording.resources:
-        for policy in POLICIES:
-            found = violations(policy.name, reg.type, dict(reg.inputs), reg.name)
-            assert not found, f"{stack}: {reg.type} {reg.name}: {found}"
-            checked += 1
-    assert checked
+    resources = [(reg.type, dict(reg.inputs)) for reg in recording.resources]
+    names = [reg.name for reg in recording.resources]
+    assert resources
+    for policy in POLICIES:
+        assert violations(policy.name, resources, names) == [], f"{stack}: {policy.name}"
 
 
 def test_pack_entry_point_registers_every_policy(monkeypatch: pytest.MonkeyPatch) -> None:
