@@ -10,8 +10,9 @@ from components.gpu_nodepool import GpuNodePool
 from components.gpu_operator import GpuOperator
 from components.llmd import LlmdStack
 from components.model_cache import ModelCache
+from components.model_server_identity import ModelServerIdentity
 from components.observability import Observability
-from components.plan import capacity, cost, gpu_operator, lora, modes, observability, operations, outputs
+from components.plan import capacity, cost, gpu_operator, lora, modes, observability, operations, outputs, pod_identity
 from components.plan.model_cache import model_uri as model_cache_uri
 from components.preflight import preflight
 from components.pulumi_config import hf_token
@@ -49,6 +50,12 @@ control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
 model_cache = (
     ModelCache("model-cache", settings, eks.provider, cluster=eks.cluster) if eks and ops.model_cache.enabled else None
 )
+# One Pod Identity role for the model servers' ServiceAccount, for the model cache and s3:// LoRA adapters.
+model_server_identity = (
+    ModelServerIdentity("model-server", settings, cluster=eks.cluster, model_cache=model_cache)
+    if eks and pod_identity.model_servers_read_s3(settings)
+    else None
+)
 llm_d = LlmdStack(
     "llm-d",
     settings,
@@ -59,6 +66,7 @@ llm_d = LlmdStack(
     hf_token=hf_token(),
     monitoring=[monitoring.stack] if monitoring else [],
     model_cache=model_cache,
+    model_server_access=model_server_identity.access if model_server_identity else [],
 )
 if ops.autoscaling.enabled and monitoring is not None:  # guardrails require observability
     Autoscaling("autoscaling", settings, cluster.provider, prometheus=[monitoring.stack], target=[llm_d.modelservice])

@@ -133,14 +133,45 @@ class GpuConfig(_Strict):
         return self
 
 
+_HF_SOURCE = re.compile(r"^hf://[^/\s]+/[^/\s]+$")
+# An S3 bucket name, then the adapter's folder: segments without IAM wildcards
+# (* ?) or policy variables ($), which would widen the read grant built from it.
+_S3_SEGMENT = r"[A-Za-z0-9!_.'()-]+"
+_S3_SOURCE = re.compile(
+    rf"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9])/(?P<folder>{_S3_SEGMENT}(/{_S3_SEGMENT})*)/?$"
+)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str  # the folder's key prefix, ending in "/"
+
+
 class LoraAdapter(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
-    source: str = Field(pattern=r"^(hf://[^/\s]+/[^/\s]+|s3://[^/\s]+/\S*)$")
+    source: str
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if _HF_SOURCE.match(value) or _S3_SOURCE.match(value):
+            return value
+        raise ValueError(
+            "expected hf://<org>/<repo> or s3://<bucket>/<folder> (the adapter's folder, not a whole bucket; "
+            "folder names of letters, digits and !_.'()- only, no wildcards)"
+        )
 
     @property
     def hf_repo(self) -> str | None:
         """``org/repo`` for a Hugging Face source, else None."""
         return self.source.removeprefix("hf://") if self.source.startswith("hf://") else None
+
+    @property
+    def s3_location(self) -> S3Location | None:
+        """Bucket and folder prefix for an S3 source, else None."""
+        match = _S3_SOURCE.match(self.source)
+        return S3Location(match["bucket"], f"{match['folder']}/") if match else None
 
 
 class SimulatorConfig(_Strict):
@@ -398,10 +429,6 @@ def not_implemented(settings: Settings) -> list[str]:
             f"implemented: {', '.join(sorted(IMPLEMENTED_PHASES))}"
         )
     unbuilt = {
-        "model.loraAdapters": (
-            any(a.hf_repo is None for a in cfg.model.lora_adapters),
-            "loading LoRA adapters from s3:// (vLLM loads them from a local path or Hugging Face); use hf://",
-        ),
         "gpu.timeSlicing": (cfg.gpu.time_slicing is not None, "GPU time-slicing"),
     }
     for key, (requested, what) in unbuilt.items():

@@ -27,10 +27,12 @@ class LlmdStack(pulumi.ComponentResource):
         hf_token: pulumi.Output[str] | None,
         monitoring: Sequence[pulumi.Resource] = (),
         model_cache: ModelCache | None = None,
+        model_server_access: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``monitoring``: what creates the PodMonitor/ServiceMonitor CRDs (when observability is on);
-        ``model_cache``: the S3 model cache (when enabled), seeded before the model servers start."""
+        ``model_cache``: the S3 model cache (when enabled), seeded before the model servers start;
+        ``model_server_access``: the model servers' Pod Identity role policies and association."""
         super().__init__("llmd:llmd:LlmdStack", name, None, opts)
         profile = settings.profile
 
@@ -54,13 +56,14 @@ class LlmdStack(pulumi.ComponentResource):
                     ),
                 )
             )
-        model_deps: list[pulumi.Resource] = [*gpu_capacity, *hf_secret]
+        # Pod Identity before the pods: credentials are injected at pod creation.
+        model_deps: list[pulumi.Resource] = [*gpu_capacity, *hf_secret, *model_server_access]
         modelservice_values: pulumi.Input[dict]
         if model_cache is None:
             modelservice_values = plan.modelservice_values(settings)
         else:
-            # Pod Identity before the pods (credentials are injected at creation), weights before vLLM starts.
-            model_deps += [*model_cache.model_server_access, model_cache.seed(ns, after=hf_secret)]
+            # Weights in the bucket before vLLM starts.
+            model_deps.append(model_cache.seed(ns, after=hf_secret))
             modelservice_values = model_cache.bucket.apply(lambda bucket: plan.modelservice_values(settings, bucket))
 
         infra = release(

@@ -1,10 +1,13 @@
-"""ModelCache: the S3 bucket (or an existing one), Pod Identity roles and the one-off copy Job."""
+"""ModelCache: the S3 bucket (or an existing one), the copy Job with its Pod Identity role.
+
+The model servers' read access is a policy (``model_server_policy``) that
+ModelServerIdentity attaches to the one role of their ServiceAccount.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -12,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from .config import Settings
 from .plan import model_cache as plan
+from .plan import pod_identity
 
 COPY_SCRIPT_CONFIG_MAP = "llmd-model-cache-copy"
 
@@ -20,7 +24,7 @@ class ModelCache(pulumi.ComponentResource):
     """AWS side at construction; the Kubernetes side (``seed``) once the serving namespace exists."""
 
     bucket: pulumi.Output[str]
-    model_server_access: list[pulumi.Resource]  # the model pods must start after these
+    model_server_policy: pulumi.Output[str]  # IAM policy JSON: read the model's prefix
 
     def __init__(
         self,
@@ -46,34 +50,30 @@ class ModelCache(pulumi.ComponentResource):
                 account_id.apply(lambda a: plan.bucket_name(settings.cluster_name, a, region))
             )
 
-        def role(
-            kind: str, policy: Callable[[str, str], dict[str, Any]], namespace: str, service_account: str
-        ) -> list[pulumi.Resource]:
-            iam_role = aws.iam.Role(
-                f"{name}-{kind}",
-                assume_role_policy=account_id.apply(lambda a: json.dumps(plan.pod_identity_trust_policy(a))),
-                description=f"llmd-eks model cache {kind}: {namespace}/{service_account}",
+        self.model_server_policy = self.bucket.apply(lambda b: json.dumps(plan.reader_policy(b, cfg.prefix)))
+        namespace, writer = settings.serving.namespace, plan.WRITER_SERVICE_ACCOUNT
+        writer_role = aws.iam.Role(
+            f"{name}-writer",
+            assume_role_policy=account_id.apply(lambda a: json.dumps(pod_identity.trust_policy(a))),
+            description=f"llmd-eks model cache writer: {namespace}/{writer}",
+            opts=child,
+        )
+        self._writer_access: list[pulumi.Resource] = [
+            aws.iam.RolePolicy(
+                f"{name}-writer",
+                role=writer_role.name,
+                policy=self.bucket.apply(lambda b: json.dumps(plan.writer_policy(b, cfg.prefix))),
                 opts=child,
-            )
-            grant = aws.iam.RolePolicy(
-                f"{name}-{kind}",
-                role=iam_role.name,
-                policy=self.bucket.apply(lambda b: json.dumps(policy(b, cfg.prefix))),
-                opts=child,
-            )
-            association = aws.eks.PodIdentityAssociation(
-                f"{name}-{kind}",
+            ),
+            aws.eks.PodIdentityAssociation(
+                f"{name}-writer",
                 cluster_name=settings.cluster_name,
                 namespace=namespace,
-                service_account=service_account,
-                role_arn=iam_role.arn,
+                service_account=writer,
+                role_arn=writer_role.arn,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
-            )
-            return [grant, association]
-
-        namespace = settings.serving.namespace
-        self.model_server_access = role("reader", plan.reader_policy, namespace, plan.reader_service_account())
-        self._writer_access = role("writer", plan.writer_policy, namespace, plan.WRITER_SERVICE_ACCOUNT)
+            ),
+        ]
         self.register_outputs({"bucket": self.bucket, "uri": self.bucket.apply(lambda b: plan.model_uri(settings, b))})
 
     def _create_bucket(self, bucket_name: pulumi.Output[str]) -> pulumi.Output[str]:

@@ -162,7 +162,7 @@ CLUSTER_AUTOSCALER_BUILDS: dict[str, ClusterAutoscalerBuild] = {
 
 @dataclass(frozen=True)
 class OperationsVersions:
-    """Day-2 pieces that do not change with the llm-d profile (observability, autoscaling, model cache)."""
+    """Day-2 pieces that do not change with the llm-d profile (observability, autoscaling, model cache, LoRA)."""
 
     # 88.3.0 is the last release shipping prometheus-operator v0.93.0, the
     # version of the PodMonitor/ServiceMonitor CRDs the tests validate against.
@@ -172,8 +172,12 @@ class OperationsVersions:
     # a stock Python image plus exactly these PyPI packages.
     model_copy_image: Image
     model_copy_packages: tuple[str, ...]
+    # Init containers that copy s3:// LoRA adapters to the model-server pods (the AWS CLI v2).
+    adapter_fetch_image: Image
 
-    def deployed(self, *, observability: bool, autoscaling: bool, model_cache: bool) -> dict[str, str]:
+    def deployed(
+        self, *, observability: bool, autoscaling: bool, model_cache: bool, adapter_fetch: bool
+    ) -> dict[str, str]:
         """The entries the ``versions`` stack output gains for the switched-on features."""
         out: dict[str, str] = {}
         if observability:
@@ -182,6 +186,8 @@ class OperationsVersions:
             out["keda"] = self.keda.version
         if model_cache:
             out["modelCopyImage"] = self.model_copy_image.ref
+        if adapter_fetch:
+            out["adapterFetchImage"] = self.adapter_fetch_image.ref
         return out
 
 
@@ -192,4 +198,6 @@ OPERATIONS = OperationsVersions(
     keda=HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts"),
     model_copy_image=Image("docker.io/library/python", "3.12-slim"),
     model_copy_packages=("huggingface-hub==2.4.0", "boto3==1.44.5"),
+    # Tag 2.36.6 of aws/aws-cli; any 2.x from 2.13.39 reads EKS Pod Identity credentials.
+    adapter_fetch_image=Image("public.ecr.aws/aws-cli/aws-cli", "2.36.6"),
 )

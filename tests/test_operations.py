@@ -20,7 +20,7 @@ from components import mockrun
 from components.config import ConfigError, not_implemented, resolve
 from components.jobs import copy_model_to_s3 as copier
 from components.mockrun import Recording, Registration
-from components.plan import model_cache, observability
+from components.plan import model_cache, observability, pod_identity
 from components.plan.guardrails import Severity, evaluate
 from components.plan.names import RELEASES, modelservice_fullname
 from tests import contracts, known_keys
@@ -285,7 +285,7 @@ def test_chart_derived_names() -> None:
     assert observability.prometheus_url() == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     assert observability.grafana_service("kube-prometheus-stack") == "kube-prometheus-stack-grafana"
     assert RELEASES.decode_deployment == "llm-d-modelservice-decode"
-    assert model_cache.reader_service_account() == "llm-d-modelservice"
+    assert pod_identity.model_server_service_account() == "llm-d-modelservice"
 
 
 # ---- autoscaling ------------------------------------------------------------------------
@@ -463,7 +463,7 @@ def test_operations_are_built_not_refused() -> None:
     settings = settings_for(**EVERYTHING, **LORA)
     assert not_implemented(settings) == []
     s3_lora = settings_for(model={"loraAdapters": [{"name": "a", "source": "s3://bucket/adapters/a"}]})
-    assert [p.split(":")[1].split(" ")[0] for p in not_implemented(s3_lora)] == ["model.loraAdapters"]
+    assert not_implemented(s3_lora) == []
 
 
 # ---- S3 model cache ------------------------------------------------------------------------
@@ -500,7 +500,7 @@ def test_bucket_name_fits_s3_rules() -> None:
 
 
 def test_reader_policy_is_read_only_on_the_prefix() -> None:
-    policy = _policy(RUNS["cache"], "model-cache-reader")
+    policy = _policy(RUNS["cache"], "model-server-model-cache")
     bucket = f"llmd-ops-model-cache-{ACCOUNT}-us-west-2"
     assert policy == model_cache.reader_policy(bucket, "models/")
     actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
@@ -524,7 +524,7 @@ def test_writer_policy_writes_the_prefix_and_deletes_nothing() -> None:
 
 
 def test_roles_trust_only_pod_identity_of_this_account() -> None:
-    for role in ("model-cache-reader", "model-cache-writer"):
+    for role in ("model-server", "model-cache-writer"):
         trust = json.loads(RUNS["cache"].one("aws:iam/role:Role", role).inputs["assumeRolePolicy"])
         [statement] = trust["Statement"]
         assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
@@ -534,7 +534,7 @@ def test_roles_trust_only_pod_identity_of_this_account() -> None:
 
 def test_pod_identity_for_the_chart_service_accounts() -> None:
     rec = RUNS["cache"]
-    reader = rec.one(POD_IDENTITY, "model-cache-reader").inputs
+    reader = rec.one(POD_IDENTITY, "model-server").inputs
     writer = rec.one(POD_IDENTITY, "model-cache-writer").inputs
     ms_release = releases(rec)["llm-d-modelservice"].inputs["name"]
     # llm-d-modelservice runs its pods as its fullname ServiceAccount (no serviceAccountOverride).
@@ -542,7 +542,8 @@ def test_pod_identity_for_the_chart_service_accounts() -> None:
     assert (reader["namespace"], reader["serviceAccount"]) == ("llm-d", modelservice_fullname(ms_release))
     assert (writer["namespace"], writer["serviceAccount"]) == ("llm-d", model_cache.WRITER_SERVICE_ACCOUNT)
     assert reader["clusterName"] == rec.one("eks:index:Cluster").inputs["name"]
-    assert rec.one("eks:index:Cluster").urn in rec.waits_for(rec.one(POD_IDENTITY, "model-cache-reader"))
+    assert rec.one("eks:index:Cluster").urn in rec.waits_for(rec.one(POD_IDENTITY, "model-server"))
+    assert reader["roleArn"].endswith(f":role/{rec.one(ROLE_POLICY, 'model-server-model-cache').inputs['role']}")
 
 
 def test_model_servers_stream_from_s3() -> None:
@@ -563,8 +564,8 @@ def test_pod_identity_and_copy_come_before_the_model_servers() -> None:
     rec = RUNS["cache"]
     ms = releases(rec)["llm-d-modelservice"]
     job = rec.one(JOB)
-    assert {rec.one(POD_IDENTITY, "model-cache-reader").urn, job.urn} <= rec.waits_for(ms)
-    assert rec.one(ROLE_POLICY, "model-cache-reader").urn in rec.waits_for(ms)
+    assert {rec.one(POD_IDENTITY, "model-server").urn, job.urn} <= rec.waits_for(ms)
+    assert rec.one(ROLE_POLICY, "model-server-model-cache").urn in rec.waits_for(ms)
     job_waits = rec.waits_for(job)
     assert {rec.one(POD_IDENTITY, "model-cache-writer").urn, rec.one(BUCKET).urn} <= job_waits
     assert rec.one("kubernetes:core/v1:Secret", "llm-d-hf-token").urn in job_waits
@@ -595,7 +596,7 @@ def test_copy_job() -> None:
 def test_existing_bucket_is_used_not_created() -> None:
     rec = RUNS["existing-bucket"]
     assert not [r for r in rec.resources if r.type.startswith("aws:s3")]
-    assert _policy(rec, "model-cache-reader") == model_cache.reader_policy("team-models", "llm/")
+    assert _policy(rec, "model-server-model-cache") == model_cache.reader_policy("team-models", "llm/")
     assert rec.outputs["modelCacheUri"] == "s3://team-models/llm/Qwen/Qwen3-8B"
 
 

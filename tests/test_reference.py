@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,10 +44,41 @@ MODELSERVICE_CONTAINER_KEYS = {
     "stdin",
     "tty",
 }
+# decode/prefill.initContainers are rendered verbatim (toYaml): Kubernetes Container fields,
+# as the chart's schema lists them (it leaves the items open, so a typo would pass it).
+KUBERNETES_CONTAINER_KEYS = {
+    "args",
+    "command",
+    "env",
+    "envFrom",
+    "image",
+    "imagePullPolicy",
+    "lifecycle",
+    "livenessProbe",
+    "name",
+    "ports",
+    "readinessProbe",
+    "resizePolicy",
+    "resources",
+    "restartPolicy",
+    "restartPolicyRules",
+    "securityContext",
+    "startupProbe",
+    "stdin",
+    "stdinOnce",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "tty",
+    "volumeDevices",
+    "volumeMounts",
+    "workingDir",
+}
 LIST_ITEM_KEYS = {
     "llm-d-modelservice-v0.4.9": {
         "decode.containers": MODELSERVICE_CONTAINER_KEYS,
         "prefill.containers": MODELSERVICE_CONTAINER_KEYS,
+        "decode.initContainers": KUBERNETES_CONTAINER_KEYS,
+        "prefill.initContainers": KUBERNETES_CONTAINER_KEYS,
     }
 }
 # eks.amazonaws.com/v1 NodeClass fields (ARCHITECTURE §6; the CRD is AWS-managed, not published).
@@ -116,6 +148,16 @@ def test_helm_values_are_valid_and_known(recording: Recording) -> None:
             continue  # Istio's charts are not in ../shared/reference
         values = dict(reg.inputs.get("values", {}))
         assert contracts.validate_helm_values(chart, values, LIST_ITEM_KEYS.get(chart)) == [], reg.name
+
+
+def test_init_container_keys_are_the_schemas_container_fields() -> None:
+    contracts.require_reference()
+    schema = json.loads(
+        (contracts.REFERENCE_DIR / "charts" / "llm-d-modelservice-v0.4.9" / "values.schema.json").read_text()
+    )
+    for role in ("decode", "prefill"):
+        items = schema["properties"][role]["properties"]["initContainers"]["items"]
+        assert set(items["properties"]) == KUBERNETES_CONTAINER_KEYS, role
 
 
 def test_validation_catches_a_misspelt_values_key() -> None:

@@ -1,10 +1,9 @@
 """S3 model cache: bucket name, IAM policy documents, vLLM settings and the copy Job.
 
 Model servers stream weights straight from ``s3://<bucket>/<prefix><model>``
-with vLLM's Run:ai streamer (``--load-format runai_streamer``). On EKS Auto
-Mode pods cannot borrow the node role (IMDS hop limit 1), so the model-server
-ServiceAccount gets a read-only role through EKS Pod Identity, and the copy
-Job's ServiceAccount a write role on the same prefix.
+with vLLM's Run:ai streamer (``--load-format runai_streamer``). Through EKS Pod
+Identity (see ``pod_identity``) the model servers' role gets ``reader_policy``
+and the copy Job's ServiceAccount a role with ``writer_policy`` on the same prefix.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 
 from .. import versions
 from ..config import Settings
-from .names import HF_TOKEN_KEY, HF_TOKEN_SECRET, RELEASES, model_label, modelservice_fullname
+from .names import HF_TOKEN_KEY, HF_TOKEN_SECRET, model_label
 
 COPY_SCRIPT = Path(__file__).resolve().parent.parent / "jobs" / "copy_model_to_s3.py"
 COPY_SCRIPT_KEY = "copy_model_to_s3.py"
@@ -24,12 +23,6 @@ COPY_DISK_LIMIT = "60Gi"  # room for the largest single file, never the whole mo
 COPY_DEADLINE_S = 3 * 3600
 COPY_TIMEOUT = "3h"  # how long `pulumi up` waits for the Job
 ABORT_INCOMPLETE_UPLOADS_DAYS = 1
-POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-
-
-def reader_service_account() -> str:
-    """llm-d-modelservice ``pdServiceAccountName``: its fullname unless ``serviceAccountOverride`` is set."""
-    return modelservice_fullname(RELEASES.modelservice)
 
 
 def bucket_name(cluster_name: str, account_id: str, region: str) -> str:
@@ -91,21 +84,6 @@ def writer_policy(bucket: str, prefix: str) -> dict[str, Any]:
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                 "Resource": objects,
             },
-        ],
-    }
-
-
-def pod_identity_trust_policy(account_id: str) -> dict[str, Any]:
-    """Only EKS Pod Identity of this account may assume the role (and tag the session, which it does)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
         ],
     }
 

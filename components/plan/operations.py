@@ -2,7 +2,8 @@
 
 The llm-d values builders (whatever the phase: decode only, or prefill and
 decode) call these last, so observability, the S3 model cache and LoRA
-apply to every model-server role and every vLLM container they produced.
+(with the fetch of s3:// adapters) apply to every model-server role and every
+vLLM container they produced.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def apply_to_modelservice(values: dict[str, Any], settings: Settings, model_buck
     args = lora.vllm_args(settings) if vllm else []
     env = lora.vllm_env(settings) if vllm else []
     cache = cfg.model_cache.enabled and vllm
+    fetch_adapters = lora.fetches_from_s3(settings)  # never for the simulator
     if cache:
         assert model_bucket is not None
         out["modelArtifacts"]["uri"] = model_cache.model_uri(settings, model_bucket)
@@ -47,6 +49,9 @@ def apply_to_modelservice(values: dict[str, Any], settings: Settings, model_buck
             continue
         if cfg.observability.enabled:
             role["monitoring"] = {"podmonitor": observability.pod_monitor_values()}
+        if fetch_adapters:
+            role["initContainers"] = [*role.get("initContainers", []), *lora.fetch_init_containers(settings)]
+            role["volumes"] = [*role.get("volumes", []), lora.adapters_volume()]
         for container in _vllm_containers(role):
             container["args"] = [*container.get("args", []), *args]
             if env:
@@ -54,6 +59,8 @@ def apply_to_modelservice(values: dict[str, Any], settings: Settings, model_buck
             if cache:
                 # The chart creates no model volume for s3://; a mount would point at nothing.
                 container["mountModelVolume"] = False
+            if fetch_adapters:
+                container["volumeMounts"] = [*container.get("volumeMounts", []), lora.adapters_mount()]
     return out
 
 
@@ -70,4 +77,5 @@ def deployed_versions(settings: Settings) -> dict[str, str]:
         observability=cfg.observability.enabled,
         autoscaling=cfg.autoscaling.enabled,
         model_cache=cfg.model_cache.enabled,
+        adapter_fetch=lora.fetches_from_s3(settings),
     )

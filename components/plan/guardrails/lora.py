@@ -1,11 +1,18 @@
-"""LoRA adapters: where they apply."""
+"""LoRA adapters: where they apply, and what s3:// sources need."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ...config import NAMESPACE, Settings
-from . import Finding, Severity, rule
+from .. import lora, modes
+from . import Finding, Scope, Severity, rule
+
+_KEY = f"{NAMESPACE}:model.loraAdapters"
+
+
+def _sources(settings: Settings) -> str:
+    return ", ".join(a.source for a in lora.s3_adapters(settings))
 
 
 @rule("GR-SIM-LORA")
@@ -14,6 +21,34 @@ def simulator_gets_no_adapters(settings: Settings) -> Iterator[Finding]:
         yield Finding(
             "GR-SIM-LORA",
             Severity.WARNING,
-            f"{NAMESPACE}:model.loraAdapters",
-            "LoRA adapters are vLLM flags and are not given to the simulator; they apply when model.simulate is false.",
+            _KEY,
+            "LoRA adapters are vLLM flags and are not given to the simulator (s3:// ones are not fetched and get "
+            "no IAM access); they apply when model.simulate is false.",
+        )
+
+
+@rule("GR-LORA-S3-EKS")
+def s3_adapters_need_this_programs_cluster(settings: Settings) -> Iterator[Finding]:
+    if modes.existing_cluster(settings) and lora.fetches_from_s3(settings):
+        yield Finding(
+            "GR-LORA-S3-EKS",
+            Severity.ERROR,
+            _KEY,
+            f"{_sources(settings)}: s3:// adapters are fetched with the EKS Pod Identity role this program gives the "
+            "model servers on the cluster it creates; on an existing cluster (cluster.mode: existing) it creates "
+            "no IAM, so the fetch would have no credentials.",
+            "publish the adapters to Hugging Face and use hf://<org>/<repo> sources (with hfToken for private "
+            "repositories), or deploy with cluster.mode: eks-auto.",
+        )
+
+
+@rule("GR-LORA-S3-REGION", scope=Scope.AWS)
+def s3_adapters_need_a_region(settings: Settings) -> Iterator[Finding]:
+    if lora.fetches_from_s3(settings) and not settings.region:
+        yield Finding(
+            "GR-LORA-S3-REGION",
+            Severity.ERROR,
+            _KEY,
+            f"{_sources(settings)}: the fetch runs the AWS CLI in aws:region, which is not set.",
+            "run `pulumi config set aws:region <region>`.",
         )
