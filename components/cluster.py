@@ -88,7 +88,7 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 cidr_block=cidr,
                 availability_zone=zones.names[index],
-                tags={**tags, network.INTERNAL_ELB_TAG: "1"},
+                tags={**tags, network.INTERNAL_ELB_TAG: "1", **network.karpenter_discovery_tags(settings)},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
