@@ -15,7 +15,7 @@ from .. import versions
 from ..config import Settings
 from .names import KARPENTER_GPU_NODEPOOL
 from .network import KARPENTER_DISCOVERY_TAG
-from .nodepool import GPU_TAINT, nodepool_limits
+from .nodepool import gpu_node_pool_spec
 
 NAMESPACE = "kube-system"  # Karpenter's documented home; its PriorityClass is allowed there
 RELEASE = "karpenter"
@@ -303,28 +303,13 @@ def node_class_spec(settings: Settings, role_name: Any) -> dict[str, Any]:
 
 
 def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None) -> dict[str, Any]:
-    gpu = settings.gpu
-    template: dict[str, Any] = {
-        "spec": {
-            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": KARPENTER_GPU_NODEPOOL},
-            "requirements": [
-                # Explicit families, never a category (see ARCHITECTURE §6); EC2 names them literally.
-                {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": list(gpu.instance_families)},
-                {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(gpu.capacity_types)},
-                {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
-                {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
-            ],
-            "taints": [dict(GPU_TAINT)],
-        }
-    }
-    if node_labels:
-        template["metadata"] = {"labels": dict(node_labels)}
-    return {
-        "template": template,
-        "limits": nodepool_limits(settings),
-        "disruption": {
-            "consolidationPolicy": "WhenEmpty",
-            "consolidateAfter": gpu.consolidate_after,
-            "budgets": [dict(b) for b in DISRUPTION_BUDGETS],
-        },
-    }
+    """The self-managed Karpenter GPU NodePool (``karpenter.k8s.aws/`` labels, the EC2NodeClass)."""
+    return gpu_node_pool_spec(
+        settings,
+        node_class_ref={"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": KARPENTER_GPU_NODEPOOL},
+        # EC2 names families literally; never a category (ARCHITECTURE §6).
+        family_label="karpenter.k8s.aws/instance-family",
+        node_labels=node_labels,
+        extra_requirements=[{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}],
+        extra_disruption={"budgets": [dict(b) for b in DISRUPTION_BUDGETS]},
+    )
