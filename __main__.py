@@ -5,15 +5,19 @@ import pulumi
 from components.autoscaling import Autoscaling
 from components.cluster import AutoModeCluster, ExistingCluster
 from components.dra_nodegroup import DraNodeGroup
+from components.dynamo import Dynamo
+from components.efa import EfaDevicePlugin
 from components.gateway import GatewayApiCrds, GatewayControlPlane
 from components.gpu_nodepool import GpuNodePool
 from components.gpu_operator import GpuOperator
+from components.karpenter import KarpenterGpu
 from components.llmd import LlmdStack
 from components.model_cache import ModelCache
 from components.model_server_identity import ModelServerIdentity
 from components.observability import Observability
-from components.plan import capacity, cost, gpu_operator, lora, modes, observability, operations, outputs, pod_identity
+from components.plan import capacity, cost, dynamo, efa, gpu_operator, lora, modes, observability, operations, outputs
 from components.plan.model_cache import model_uri as model_cache_uri
+from components.plan.pod_identity import model_servers_read_s3
 from components.preflight import preflight
 from components.pulumi_config import hf_token
 
@@ -27,6 +31,10 @@ if eks and modes.creates_gpu_capacity(settings):
     if settings.gpu.provisioner == "managed-node-group":
         # Phase 2b: GPUs as DRA ResourceClaims on a managed node group; no Auto Mode GPU NodePool.
         gpu_capacity = DraNodeGroup("gpu-dra", settings, eks).capacity
+    elif settings.gpu.provisioner == "karpenter":
+        # Phases 2a and 3: self-managed Karpenter's own GPU NodePool beside Auto Mode.
+        karpenter_labels = gpu_operator.gpu_node_labels(settings, auto_mode_nodes=False)
+        gpu_capacity = [KarpenterGpu("karpenter", settings, eks, node_labels=karpenter_labels).node_pool]
     else:
         # The operator's labels are on the Auto Mode GPU nodes in every phase: adding the
         # operator (1 -> 1.5) then leaves the NodePool template alone, which would
@@ -37,39 +45,53 @@ ops = settings.config
 monitoring = Observability("observability", settings, cluster.provider) if ops.observability.enabled else None
 if eks and modes.creates_gpu_capacity(settings) and settings.gpu.operator:
     # The DCGM ServiceMonitor is requested only when the Prometheus Operator CRDs are installed.
-    GpuOperator(
+    operator = GpuOperator(
         "gpu-operator",
         settings,
         eks.provider,
         auto_mode_nodes=settings.gpu.provisioner == "auto-mode",
         monitoring_crds=[monitoring.stack] if monitoring else [],
     )
-crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
-control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
-# Guardrails allow the model cache only on the EKS cluster this program creates.
-model_cache = (
-    ModelCache("model-cache", settings, eks.provider, cluster=eks.cluster) if eks and ops.model_cache.enabled else None
-)
-# One Pod Identity role for the model servers' ServiceAccount, for the model cache and s3:// LoRA adapters.
-model_server_identity = (
-    ModelServerIdentity("model-server", settings, cluster=eks.cluster, model_cache=model_cache)
-    if eks and pod_identity.model_servers_read_s3(settings)
-    else None
-)
-llm_d = LlmdStack(
-    "llm-d",
-    settings,
-    cluster.provider,
-    crds=crds.resources,
-    gateway_control_plane=control_plane.resources,
-    gpu_capacity=gpu_capacity,
-    hf_token=hf_token(),
-    monitoring=[monitoring.stack] if monitoring else [],
-    model_cache=model_cache,
-    model_server_access=model_server_identity.access if model_server_identity else [],
-)
-if ops.autoscaling.enabled and monitoring is not None:  # guardrails require observability
-    Autoscaling("autoscaling", settings, cluster.provider, prometheus=[monitoring.stack], target=[llm_d.modelservice])
+    if settings.gpu.provisioner == "karpenter":
+        # On self-managed nodes nvidia.com/gpu exists only once the operator's device plugin runs.
+        gpu_capacity.append(operator.release)
+if eks and efa.kv_transfer_over_efa(settings):
+    gpu_capacity.append(EfaDevicePlugin("efa", settings, eks.provider).release)
+
+if dynamo.enabled(settings):
+    Dynamo("dynamo", settings, cluster.provider, gpu_capacity=gpu_capacity, hf_token=hf_token())
+    model_cache = None
+else:
+    crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
+    control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
+    # Guardrails allow the model cache only on the EKS cluster this program creates.
+    model_cache = (
+        ModelCache("model-cache", settings, eks.provider, cluster=eks.cluster)
+        if eks and ops.model_cache.enabled
+        else None
+    )
+    # One Pod Identity role for the model servers' ServiceAccount, for the model cache and s3:// LoRA adapters.
+    model_server_identity = (
+        ModelServerIdentity("model-server", settings, cluster=eks.cluster, model_cache=model_cache)
+        if eks and model_servers_read_s3(settings)
+        else None
+    )
+    llm_d = LlmdStack(
+        "llm-d",
+        settings,
+        cluster.provider,
+        crds=crds.resources,
+        gateway_control_plane=control_plane.resources,
+        gpu_capacity=gpu_capacity,
+        hf_token=hf_token(),
+        monitoring=[monitoring.stack] if monitoring else [],
+        model_cache=model_cache,
+        model_server_access=model_server_identity.access if model_server_identity else [],
+    )
+    if ops.autoscaling.enabled and monitoring is not None:  # guardrails require observability
+        Autoscaling(
+            "autoscaling", settings, cluster.provider, prometheus=[monitoring.stack], target=[llm_d.modelservice]
+        )
 
 pulumi.export("clusterName", outputs.cluster_name(settings))
 if eks:

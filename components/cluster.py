@@ -50,21 +50,9 @@ class Network(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        public: list[aws.ec2.Subnet] = []
-        for index, cidr in enumerate(plan.public):
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{index}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zones.names[index],
-                map_public_ip_on_launch=True,
-                tags={**tags, network.ELB_TAG: "1"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
-            )
-            public.append(subnet)
+        public = self._subnets(
+            f"{name}-public", plan.public, zones, vpc, public_rt, {**tags, network.ELB_TAG: "1"}, child, public=True
+        )
 
         nat_ip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags=tags, opts=child)
         nat = aws.ec2.NatGateway(
@@ -81,25 +69,42 @@ class Network(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        private: list[aws.ec2.Subnet] = []
-        for index, cidr in enumerate(plan.private):
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zones.names[index],
-                tags={**tags, network.INTERNAL_ELB_TAG: "1"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=private_rt.id, opts=child
-            )
-            private.append(subnet)
+        private_tags = {**tags, network.INTERNAL_ELB_TAG: "1", **network.karpenter_discovery_tags(settings)}
+        private = self._subnets(f"{name}-private", plan.private, zones, vpc, private_rt, private_tags, child)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = [s.id for s in private]
         self.public_subnet_ids = [s.id for s in public]
         self.register_outputs({"vpcId": self.vpc_id})
+
+    @staticmethod
+    def _subnets(
+        prefix: str,
+        cidrs: Sequence[str],
+        zones: pulumi.Output[aws.GetAvailabilityZonesResult],
+        vpc: aws.ec2.Vpc,
+        route_table: aws.ec2.RouteTable,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        public: bool = False,
+    ) -> list[aws.ec2.Subnet]:
+        """One subnet per AZ (``<prefix>-<index>``), each associated with ``route_table``."""
+        subnets = []
+        for index, cidr in enumerate(cidrs):
+            subnet = aws.ec2.Subnet(
+                f"{prefix}-{index}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zones.names[index],
+                map_public_ip_on_launch=public or None,
+                tags=tags,
+                opts=opts,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{prefix}-{index}", subnet_id=subnet.id, route_table_id=route_table.id, opts=opts
+            )
+            subnets.append(subnet)
+        return subnets
 
 
 class AutoModeCluster(pulumi.ComponentResource):

@@ -314,7 +314,7 @@ PHASE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 # Phases whose components exist. Others are accepted by the model but refused
 # by `not_implemented` before anything is registered.
-IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1", "1.5", "2b"})
+IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1", "1.5", "2a", "2b", "3"})
 
 
 class ConfigError(ValueError):

@@ -12,6 +12,7 @@ from . import versions
 from .cluster import AutoModeCluster
 from .config import Settings
 from .helm import release
+from .node_addons import other_owners
 from .plan import dra as plan
 
 
@@ -46,7 +47,10 @@ class DraNodeGroup(pulumi.ComponentResource):
                 cluster_name=cluster_name,
                 addon_name=addon,
                 resolve_conflicts_on_create="OVERWRITE",
-                opts=after_cluster,
+                # Phase 2a's Karpenter installs the same add-ons: a 2a <-> 2b switch moves them.
+                opts=pulumi.ResourceOptions.merge(
+                    after_cluster, pulumi.ResourceOptions(aliases=other_owners(addon, name))
+                ),
             )
             for addon in plan.NODE_NETWORK_ADDONS
         ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -11,20 +9,8 @@ import pulumi_kubernetes as k8s
 from .cluster import AutoModeCluster
 from .config import Settings
 from .plan import nodepool
+from .plan.iam import EC2_TRUST
 from .plan.names import GPU_NODEPOOL
-
-_EC2_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-)
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -40,7 +26,7 @@ class GpuNodePool(pulumi.ComponentResource):
     ) -> None:
         super().__init__("llmd:gpu:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=_EC2_TRUST, opts=child)
+        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=EC2_TRUST, opts=child)
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child

@@ -11,7 +11,10 @@ from .config import Settings
 from .helm import release
 from .model_cache import ModelCache
 from .plan import llmd as plan
-from .plan.names import HF_TOKEN_KEY, HF_TOKEN_SECRET, RELEASES
+from .plan.names import RELEASES
+from .serving_namespace import serving_namespace
+
+TYPE = "llmd:llmd:LlmdStack"
 
 
 class LlmdStack(pulumi.ComponentResource):
@@ -33,29 +36,15 @@ class LlmdStack(pulumi.ComponentResource):
         """``monitoring``: what creates the PodMonitor/ServiceMonitor CRDs (when observability is on);
         ``model_cache``: the S3 model cache (when enabled), seeded before the model servers start;
         ``model_server_access``: the model servers' Pod Identity role policies and association."""
-        super().__init__("llmd:llmd:LlmdStack", name, None, opts)
+        super().__init__(TYPE, name, None, opts)
         profile = settings.profile
 
         def on_cluster(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
 
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": settings.serving.namespace}, opts=on_cluster()
-        )
+        namespace, hf_token_secret = serving_namespace(self, TYPE, name, settings, provider, hf_token)
         ns = namespace.metadata.name
-        hf_secret: list[pulumi.Resource] = []
-        if hf_token is not None:
-            hf_secret.append(
-                k8s.core.v1.Secret(
-                    f"{name}-hf-token",
-                    metadata={"name": HF_TOKEN_SECRET, "namespace": ns},
-                    type="Opaque",
-                    string_data={HF_TOKEN_KEY: pulumi.Output.secret(hf_token)},
-                    opts=pulumi.ResourceOptions.merge(
-                        on_cluster(), pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
-                    ),
-                )
-            )
+        hf_secret: list[pulumi.Resource] = [hf_token_secret] if hf_token_secret is not None else []
         # Pod Identity before the pods: credentials are injected at pod creation.
         model_deps: list[pulumi.Resource] = [*gpu_capacity, *hf_secret, *model_server_access]
         modelservice_values: pulumi.Input[dict]

@@ -49,11 +49,25 @@ class Registration:
     custom: bool
     remote: bool
     protect: bool
+    aliases: tuple[Mapping[str, Any], ...] = ()  # alias specs: name, type, parentUrn
     ignore_changes: tuple[str, ...] = ()
 
     @property
     def provider_urn(self) -> str:
         return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+    def alias_urns(self) -> list[str]:
+        """The URNs this registration's aliases name: earlier identities Pulumi moves it from.
+
+        In this monitor's URN form, which qualifies a type with its parent's type only
+        (the engine keeps the whole chain; both agree on which resource is meant)."""
+        urns = []
+        for spec in self.aliases:
+            parent, _, _ = spec["parentUrn"].rpartition("::")
+            head, _, parent_types = parent.rpartition("::")
+            parent_type = parent_types.rsplit("$", 1)[-1]
+            urns.append(f"{head}::{parent_type}${spec.get('type', self.type)}::{spec.get('name', self.name)}")
+        return urns
 
 
 @dataclass
@@ -147,6 +161,12 @@ class ProgramMocks(pulumi_mocks.Mocks):
         elif args.typ == "aws:iam/role:Role":
             state.setdefault("name", args.name)
             state["arn"] = f"arn:aws:iam::123456789012:role/{state['name']}"
+        elif args.typ == "aws:cloudwatch/eventRule:EventRule":
+            state.setdefault("name", args.name)
+        elif args.typ == "aws:sqs/queue:Queue":
+            state.setdefault("name", args.name)
+            state["arn"] = f"arn:aws:sqs:us-west-2:123456789012:{state['name']}"
+            state["url"] = f"https://sqs.us-west-2.amazonaws.com/123456789012/{state['name']}"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
@@ -186,6 +206,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 remote=request.remote,
                 protect=request.protect,
                 ignore_changes=tuple(request.ignoreChanges),
+                aliases=tuple(
+                    json_format.MessageToDict(alias)["spec"] for alias in request.aliases if alias.HasField("spec")
+                ),
             )
         )
         return response

@@ -73,6 +73,9 @@ class VersionProfile:
     # the simulator's must be the same or kv-cache-utilization-scorer sees nothing.
     epp_kv_cache_metric: str
     vllm_image: Image
+    # Decode pods' sidecar in the pd-disaggregation path: it sends each prompt
+    # to the prefill pod the endpoint picker chose, then decodes locally.
+    routing_sidecar_image: Image
     simulator_image: SimulatorImage
     # The scheduler image's built-in plugin file: prefix-cache-scorer 3,
     # queue-scorer 2, kv-cache-utilization-scorer 2 (upstream default).
@@ -124,6 +127,8 @@ PROFILES: dict[str, VersionProfile] = {
         # vllm:kv_cache_usage_perc (the name vLLM v1 uses).
         epp_kv_cache_metric="vllm:kv_cache_usage_perc",
         vllm_image=Image("ghcr.io/llm-d/llm-d-cuda", "v0.6.0"),
+        # llm-d guides/pd-disaggregation/ms-pd/values.yaml at the v0.6 release.
+        routing_sidecar_image=Image("ghcr.io/llm-d/llm-d-routing-sidecar", "v0.7.1"),
         # The simulator renamed vllm:gpu_cache_usage_perc to vllm:kv_cache_usage_perc
         # in v0.7.0; v0.8.1 is the version scheduler v0.7.0's own e2e tests run.
         simulator_image=SimulatorImage(
@@ -201,3 +206,29 @@ OPERATIONS = OperationsVersions(
     # Tag 2.36.6 of aws/aws-cli; any 2.x from 2.13.39 reads EKS Pod Identity credentials.
     adapter_fetch_image=Image("public.ecr.aws/aws-cli/aws-cli", "2.36.6"),
 )
+
+# Pins outside the llm-d profile: GPU capacity (phases 2a, 3) and Dynamo (phase 3).
+
+# Self-managed Karpenter; the chart ships the karpenter.sh / karpenter.k8s.aws CRDs.
+KARPENTER = HelmChart("oci://public.ecr.aws/karpenter/karpenter", "1.14.1")
+
+
+@dataclass(frozen=True)
+class AmiRelease:
+    """An EKS-optimized AMI release, pinned so a new AMI never drifts (replaces) GPU nodes."""
+
+    alias: str  # EC2NodeClass amiSelectorTerms alias
+    min_kubernetes_minor: int
+    max_kubernetes_minor: int
+
+
+# awslabs/amazon-eks-ami release v20260714 (CHANGELOG.md at tag v20260724): AL2023_x86_64_NVIDIA
+# built for Kubernetes 1.30-1.36. Karpenter picks the NVIDIA variant for GPU instance types.
+KARPENTER_AMI = AmiRelease("al2023@v20260714", 30, 36)
+
+# Exposes vpc.amazonaws.com/efa on EFA instances (p4d, p5, p5e, p5en, p6-b200) for NIXL over RDMA.
+EFA_DEVICE_PLUGIN = HelmChart("aws-efa-k8s-device-plugin", "v0.5.30", "https://aws.github.io/eks-charts")
+
+# NVIDIA Dynamo 1.x: the platform chart carries the nvidia.com CRDs (operator subchart crds/).
+DYNAMO_PLATFORM = HelmChart("dynamo-platform", "1.0.0", "https://helm.ngc.nvidia.com/nvidia/ai-dynamo")
+DYNAMO_VLLM_RUNTIME = Image("nvcr.io/nvidia/ai-dynamo/vllm-runtime", "1.0.0")

@@ -3,15 +3,22 @@
 Their data lives in ``tests/reference_extra/<chart>-<version>/`` (see the README
 there): key paths derived from upstream files at the pinned tag. Without a
 values schema or a full CRD, what can be checked is that every key we set is one
-the chart or the CRD knows.
+the chart or the CRD knows. Where a CRD's schema is kept (``*-schema.json``), a
+custom resource is validated against all of it (``validate_schema``).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import jsonschema
+
+from tests import contracts
 
 EXTRA_DIR = Path(__file__).resolve().parent / "reference_extra"
 
@@ -65,3 +72,21 @@ def unknown_paths(chart: str, name: str, tree: Mapping[str, Any]) -> list[str]:
 def unknown_values_keys(chart: str, values: Mapping[str, Any]) -> list[str]:
     """Values keys the chart's default values.yaml (``values-keys.txt``) does not have."""
     return [f"{chart}: unknown values key '{path}'" for path in unknown_paths(chart, "values-keys.txt", values)]
+
+
+@cache
+def _schema_validator(chart: str, name: str) -> jsonschema.Draft4Validator:
+    schema = contracts.openapi_to_jsonschema(json.loads((chart_dir(chart) / name).read_text()))
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+
+
+def validate_schema(chart: str, name: str, obj: Mapping[str, Any]) -> list[str]:
+    """Errors of a whole custom resource against a CRD ``openAPIV3Schema`` stored as
+    ``reference_extra/<chart>/<name>``, checked like ``contracts.validate_custom_resource``
+    (defaults applied first, unknown fields rejected); [] if valid."""
+    validator = _schema_validator(chart, name)
+    defaulted = copy.deepcopy(dict(obj))
+    contracts._apply_defaults(validator.schema, defaulted)  # the API server defaults before it validates
+    label = f"{obj.get('kind', '?')} {obj.get('metadata', {}).get('name', '?')!r}"
+    errors = sorted(validator.iter_errors(defaulted), key=lambda e: (e.json_path, e.message))
+    return [f"{label} {error.json_path}: {error.message}" for error in errors]

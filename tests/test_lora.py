@@ -16,10 +16,11 @@ import pytest
 from components import mockrun
 from components.config import ConfigError, S3Location, resolve
 from components.mockrun import Recording, Registration
-from components.plan import lora, operations
+from components.plan import lora
 from components.plan.guardrails import Severity, evaluate
 from tests import contracts
-from tests.conftest import base_config
+from tests.conftest import ROOT, base_config, stack_config
+from tests.test_phases_2a_3 import _without_pod_extra
 from tests.test_reference import LIST_ITEM_KEYS
 
 IDENTITY = "llmd:model_server_identity:ModelServerIdentity"
@@ -48,14 +49,22 @@ def _run(**overrides: Any) -> Recording:
     return mockrun.run_program("lora", config)
 
 
+def _run_phase_2a() -> Recording:
+    """The committed phase-2a stack (prefill and decode servers) with the adapters."""
+    stack, config, secrets = stack_config(ROOT / "Pulumi.phase2a.yaml")
+    config["llmd-eks:model"] = {**config["llmd-eks:model"], **MIXED["model"]}
+    return mockrun.run_program(stack, config, secrets)
+
+
 RUNS = {
     "hf": _run(**HF_ONLY),
     "s3": _run(**MIXED),
     "s3-cache": _run(**MIXED, **CACHE_ON),
     "cache": _run(**CACHE_ON),
     "s3-simulated": _run(model={**MIXED["model"], "simulate": True}),
+    "s3-pd": _run_phase_2a(),
 }
-S3_RUNS = ("s3", "s3-cache")
+S3_RUNS = ("s3", "s3-cache", "s3-pd")
 
 
 def modelservice(rec: Recording) -> dict[str, Any]:
@@ -80,9 +89,9 @@ def settings_for(adapters: list[dict[str, str]], **overrides: Any):
 # ---- the pods: init containers, volume, vLLM flags --------------------------------------
 
 
-@pytest.mark.parametrize("name", S3_RUNS)
-def test_s3_adapters_are_fetched_into_a_shared_volume_before_vllm(name: str) -> None:
-    decode = modelservice(RUNS[name])["decode"]
+@pytest.mark.parametrize(("name", "role"), [*((name, "decode") for name in S3_RUNS), ("s3-pd", "prefill")])
+def test_s3_adapters_are_fetched_into_a_shared_volume_before_vllm(name: str, role: str) -> None:
+    decode = modelservice(RUNS[name])[role]
     fetches = decode["initContainers"]
     assert [c["name"] for c in fetches] == ["fetch-lora-0", "fetch-lora-1", "fetch-lora-2"]
     for fetch, adapter in zip(fetches, S3_ADAPTERS, strict=True):
@@ -94,15 +103,16 @@ def test_s3_adapters_are_fetched_into_a_shared_volume_before_vllm(name: str) -> 
         assert adapter["source"] not in fetch["command"][2], "sources reach the shell as data, never as code"
         assert fetch["volumeMounts"] == [{"name": "lora-adapters", "mountPath": "/adapters"}]
         assert fetch["securityContext"]["runAsNonRoot"] is True
-    assert {"name": "lora-adapters", "emptyDir": {"sizeLimit": "20Gi"}} in decode["volumes"]
+    assert [v for v in decode["volumes"] if v["name"] == "lora-adapters"] == [lora.adapters_volume()]
+    assert lora.adapters_volume() == {"name": "lora-adapters", "emptyDir": {"sizeLimit": "20Gi"}}
     [vllm] = decode["containers"]
     assert {"name": "lora-adapters", "mountPath": "/adapters", "readOnly": True} in vllm["volumeMounts"]
     assert {"name": "shm", "mountPath": "/dev/shm"} in vllm["volumeMounts"], "the builder's mounts stay"
 
 
-@pytest.mark.parametrize("name", S3_RUNS)
-def test_vllm_loads_s3_adapters_from_the_volume_and_hf_ones_from_the_hub(name: str) -> None:
-    [vllm] = modelservice(RUNS[name])["decode"]["containers"]
+@pytest.mark.parametrize(("name", "role"), [*((name, "decode") for name in S3_RUNS), ("s3-pd", "prefill")])
+def test_vllm_loads_s3_adapters_from_the_volume_and_hf_ones_from_the_hub(name: str, role: str) -> None:
+    [vllm] = modelservice(RUNS[name])[role]["containers"]
     args = vllm["args"]
     start = args.index("--lora-modules") + 1
     assert args[start : start + 4] == [
@@ -120,7 +130,7 @@ def test_vllm_loads_s3_adapters_from_the_volume_and_hf_ones_from_the_hub(name: s
 @pytest.mark.parametrize("name", S3_RUNS)
 def test_values_are_valid_and_known_against_the_reference_chart(name: str) -> None:
     contracts.require_reference()
-    values = modelservice(RUNS[name])
+    values = _without_pod_extra(modelservice(RUNS[name]))  # P/D's zone affinity: read through an alias
     assert contracts.validate_helm_values(CHART, values, LIST_ITEM_KEYS[CHART]) == []
     decode = values["decode"]
     typo = {**values, "decode": {**decode, "initContainers": [{**decode["initContainers"][0], "volumeMount": []}]}}
@@ -129,25 +139,6 @@ def test_values_are_valid_and_known_against_the_reference_chart(name: str) -> No
     ]
     nameless = {**values, "decode": {**decode, "initContainers": [{"image": AWS_CLI}]}}
     assert contracts.validate_helm_values(CHART, nameless, LIST_ITEM_KEYS[CHART]) != [], "the schema wants a name"
-
-
-def test_prefill_servers_fetch_the_adapters_too() -> None:
-    base = {
-        "modelArtifacts": {"uri": "hf://o/m"},
-        "decode": {"create": True, "containers": [{"name": "vllm", "args": []}]},
-        "prefill": {
-            "create": True,
-            "containers": [{"name": "vllm", "args": [], "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}]}],
-            "volumes": [{"name": "shm", "emptyDir": {}}],
-        },
-    }
-    out = operations.apply_to_modelservice(base, settings_for(S3_ADAPTERS), None)
-    for role in ("decode", "prefill"):
-        assert len(out[role]["initContainers"]) == 3
-        assert out[role]["volumes"][-1] == lora.adapters_volume()
-        assert out[role]["containers"][0]["volumeMounts"][-1] == lora.adapters_mount()
-    assert out["prefill"]["volumes"][0] == {"name": "shm", "emptyDir": {}}
-    assert "initContainers" not in base["prefill"], "the input is not modified"
 
 
 def test_hf_adapters_only_fetch_nothing_and_get_no_iam() -> None:

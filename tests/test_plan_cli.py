@@ -49,7 +49,8 @@ def test_text_plan_of_every_committed_stack(capsys: pytest.CaptureFixture[str], 
     gpus = modes.creates_gpu_capacity(settings)
     assert ("Capacity:" in out and "tokens/replica" in out and "full scale" in out) == gpus
     assert ("no GPU capacity is created" in out) != gpus
-    assert "Resources (" in out and "llmd:llmd:LlmdStack llm-d" in out
+    serving = "llmd:dynamo:Dynamo dynamo" if settings.serving.stack == "dynamo" else "llmd:llmd:LlmdStack llm-d"
+    assert "Resources (" in out and serving in out
     assert out.rstrip().endswith("resources.") and "VALID" in out
 
 
@@ -68,7 +69,8 @@ def test_json_plan_of_every_committed_stack(capsys: pytest.CaptureFixture[str], 
         assert document["capacity"] is None and document["costEstimate"] is None
     if modes.creates_aws_resources(settings):
         assert document["outputs"]["kubeconfig"] == "<secret>"
-    assert any(r["type"] == "llmd:llmd:LlmdStack" for r in document["resources"])
+    serving = "llmd:dynamo:Dynamo" if settings.serving.stack == "dynamo" else "llmd:llmd:LlmdStack"
+    assert any(r["type"] == serving for r in document["resources"])
 
 
 def test_prod_plan_shows_the_hand_worked_capacity_and_seed_cost(capsys: pytest.CaptureFixture[str]) -> None:

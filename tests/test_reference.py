@@ -17,6 +17,7 @@ CHARTS = {
     "llm-d-inferencepool": "inferencepool-v1.4.0",
     "llm-d-modelservice": "llm-d-modelservice-v0.4.9",
     "gpu-operator": "gpu-operator-v26.3.3",
+    "karpenter": "karpenter-1.14.1",
     "nvidia-dra-driver-gpu": "dra-driver-nvidia-gpu-0.4.0",
     "cluster-autoscaler": "cluster-autoscaler-9.59.0",
 }

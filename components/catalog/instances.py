@@ -19,6 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# GPU generations with Multi-Instance GPU (NVIDIA MIG user guide, "Supported GPUs");
+# L4, L40S and A10G cannot be partitioned.
+MIG_CAPABLE_GPUS = frozenset({"A100", "H100", "H200", "B200"})
+
+# EFA interfaces per instance (EC2 user guide, "Supported instance types" for EFA):
+# NIXL spreads KV-cache transfers over the ones a pod is given.
+EFA_INTERFACES = {
+    "p4d.24xlarge": 4,
+    "p4de.24xlarge": 4,
+    "p5.48xlarge": 32,
+    "p5e.48xlarge": 32,
+    "p5en.48xlarge": 16,
+    "p6-b200.48xlarge": 8,
+}
+
 
 class AutoModeSupport(StrEnum):
     SUPPORTED = "supported"
@@ -94,6 +109,20 @@ class GpuFamily:
     @property
     def quota_class(self) -> QuotaClass:
         return QuotaClass.P if self.category == "p" else QuotaClass.G
+
+    @property
+    def gpu(self) -> Gpu:
+        return self.sizes[0].gpu
+
+    @property
+    def mig_capable(self) -> bool:
+        return self.gpu.model.split()[0] in MIG_CAPABLE_GPUS
+
+    @property
+    def efa_interfaces_per_gpu(self) -> float:
+        """EFA interfaces per GPU on the family's largest EFA size; 0 without EFA."""
+        counts = [EFA_INTERFACES[s.name] / s.gpus for s in self.sizes if s.name in EFA_INTERFACES]
+        return max(counts, default=0.0) if self.efa else 0.0
 
 
 _Row = tuple[str, int, int, int, int | None]  # (size, GPUs, vCPU, memory GiB, NVMe GB)

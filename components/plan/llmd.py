@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from . import autoscaling, dra, modes, operations, simulator
+from . import autoscaling, dra, modes, operations, pd, simulator
 from .gateway import GATEWAY_CLASS, INFERENCEPOOL_PROVIDER, NLB_CLASS, NLB_SCHEME_ANNOTATION, nlb_scheme
 from .names import (
     GATEWAY_LISTENER_PORT,
@@ -71,6 +71,8 @@ def inferencepool_values(settings: Settings) -> dict[str, Any]:
         },
         "provider": {"name": INFERENCEPOOL_PROVIDER[settings.serving.gateway]},
     }
+    if pd.enabled(settings):
+        values["inferenceExtension"].update(pd.epp_values())
     return operations.apply_to_inferencepool(values, settings)
 
 
@@ -182,6 +184,8 @@ def modelservice_values(settings: Settings, model_bucket: str | None = None) -> 
     }
     if modes.uses_gpus(settings) and settings.gpu.dra:
         values["accelerator"] = dra.modelservice_accelerator()
+    if pd.enabled(settings):
+        values = pd.disaggregate(settings, values)
     return operations.apply_to_modelservice(values, settings, model_bucket)
 
 

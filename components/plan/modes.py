@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..config import Settings
 from . import dra
-from .names import GPU_NODEPOOL
+from .names import GPU_NODEPOOL, KARPENTER_GPU_NODEPOOL
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"  # set by (Auto Mode's) Karpenter on every node it launches
 GENERAL_PURPOSE_POOL = "general-purpose"  # Auto Mode's built-in pool for ordinary (CPU) pods
@@ -35,11 +35,14 @@ def creates_gpu_capacity(settings: Settings) -> bool:
 
 
 def model_server_node_selector(settings: Settings) -> dict[str, str]:
-    """GPU servers go to the GPU NodePool (or the DRA node group), simulators to Auto
-    Mode's general-purpose pool; on an existing cluster placement is the cluster's business."""
+    """GPU servers go to the GPU NodePool (Auto Mode's or self-managed Karpenter's) or the DRA node
+    group, simulators to Auto Mode's general-purpose pool; on an existing cluster placement is the
+    cluster's business."""
     if existing_cluster(settings):
         return {}
     if uses_gpus(settings) and settings.gpu.provisioner == "managed-node-group":
         return dra.model_server_node_selector()
-    pool = GPU_NODEPOOL if uses_gpus(settings) else GENERAL_PURPOSE_POOL
-    return {NODEPOOL_LABEL: pool}
+    if not uses_gpus(settings):
+        return {NODEPOOL_LABEL: GENERAL_PURPOSE_POOL}
+    # Self-managed Karpenter sets the same label on its nodes, with its own pool's name.
+    return {NODEPOOL_LABEL: KARPENTER_GPU_NODEPOOL if settings.gpu.provisioner == "karpenter" else GPU_NODEPOOL}

@@ -15,6 +15,9 @@ GATEWAY_LISTENER_PORT = 80  # llm-d-infra's default listener
 MODEL_SERVER_PORT = 8000  # llm-d-modelservice routing.servicePort
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODEPOOL = "llmd-gpu"  # Auto Mode NodePool and NodeClass
+# Self-managed Karpenter's NodePool and EC2NodeClass. A different name than the Auto Mode
+# pool: both are karpenter.sh/v1 NodePools, and a phase change creates one before deleting the other.
+KARPENTER_GPU_NODEPOOL = "llmd-gpu-karpenter"
 HF_TOKEN_SECRET = "llm-d-hf-token"
 HF_TOKEN_KEY = "HF_TOKEN"
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ..config import Settings
+
 AZ_COUNT = 3
 ELB_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
+# Self-managed Karpenter's EC2NodeClass finds its subnets and security group by this tag.
+KARPENTER_DISCOVERY_TAG = "karpenter.sh/discovery"
 
 
 @dataclass(frozen=True)
@@ -26,3 +30,8 @@ def subnet_cidrs(vpc_cidr: str) -> SubnetPlan:
         private=tuple(str(net) for net in quarters[:AZ_COUNT]),
         public=tuple(str(net) for net in public),
     )
+
+
+def karpenter_discovery_tags(settings: Settings) -> dict[str, str]:
+    """Only with self-managed Karpenter; adding or removing a tag updates a subnet in place."""
+    return {KARPENTER_DISCOVERY_TAG: settings.cluster_name} if settings.gpu.provisioner == "karpenter" else {}

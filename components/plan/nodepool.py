@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..catalog import instances
@@ -49,17 +50,27 @@ def node_class_spec(settings: Settings, role_name: Any, subnet_ids: Any, securit
     }
 
 
-def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None) -> dict[str, Any]:
+def gpu_node_pool_spec(
+    settings: Settings,
+    *,
+    node_class_ref: dict[str, str],
+    family_label: str,
+    node_labels: dict[str, str] | None = None,
+    extra_requirements: Sequence[dict[str, Any]] = (),
+    extra_disruption: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``karpenter.sh/v1`` GPU NodePool, for Auto Mode's Karpenter or a self-managed one."""
     gpu = settings.gpu
     template: dict[str, Any] = {
         "spec": {
-            "nodeClassRef": {"group": "eks.amazonaws.com", "kind": "NodeClass", "name": GPU_NODEPOOL},
+            "nodeClassRef": dict(node_class_ref),
             "requirements": [
                 # Explicit families: a category ([g] or [g, p]) silently excludes
                 # P types or reaches for the G quota first.
-                {"key": "eks.amazonaws.com/instance-family", "operator": "In", "values": list(gpu.instance_families)},
+                {"key": family_label, "operator": "In", "values": list(gpu.instance_families)},
                 {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(gpu.capacity_types)},
                 {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                *(dict(r) for r in extra_requirements),
             ],
             "taints": [dict(GPU_TAINT)],
         }
@@ -69,5 +80,19 @@ def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None
     return {
         "template": template,
         "limits": nodepool_limits(settings),
-        "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": gpu.consolidate_after},
+        "disruption": {
+            "consolidationPolicy": "WhenEmpty",
+            "consolidateAfter": gpu.consolidate_after,
+            **(extra_disruption or {}),
+        },
     }
+
+
+def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """The Auto Mode GPU NodePool (``eks.amazonaws.com/`` labels, the custom NodeClass)."""
+    return gpu_node_pool_spec(
+        settings,
+        node_class_ref={"group": "eks.amazonaws.com", "kind": "NodeClass", "name": GPU_NODEPOOL},
+        family_label="eks.amazonaws.com/instance-family",
+        node_labels=node_labels,
+    )

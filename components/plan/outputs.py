@@ -6,7 +6,7 @@ import json
 
 from .. import versions
 from ..config import Settings
-from . import modes
+from . import dynamo, efa, modes
 from .llmd import gateway_service_address
 
 LOCAL_PORT = 8080
@@ -27,13 +27,18 @@ def kubectl(settings: Settings) -> str:
     return f"kubectl --context {context}" if context else "kubectl"
 
 
+def endpoint_address(settings: Settings) -> tuple[str, str, int]:
+    """(namespace, Service, port) of the OpenAI-compatible endpoint: llm-d's gateway or Dynamo's frontend."""
+    return dynamo.endpoint(settings) if dynamo.enabled(settings) else gateway_service_address(settings)
+
+
 def gateway_service(settings: Settings) -> str:
-    namespace, service, port = gateway_service_address(settings)
+    namespace, service, port = endpoint_address(settings)
     return f"{namespace}/{service}:{port}"
 
 
 def port_forward_command(settings: Settings) -> str:
-    namespace, service, port = gateway_service_address(settings)
+    namespace, service, port = endpoint_address(settings)
     return f"{kubectl(settings)} port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
 
 
@@ -49,8 +54,13 @@ def chat_completions_curl(settings: Settings) -> str:
 
 
 def deployed_versions(settings: Settings) -> dict[str, str]:
-    """Every pinned version this stack deploys: the llm-d profile plus the GPU platform of its phase."""
-    deployed = settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate)
+    """Every pinned version this stack deploys: the serving stack plus the GPU platform of its phase."""
+    if dynamo.enabled(settings):
+        deployed = {"dynamoPlatform": versions.DYNAMO_PLATFORM.version, "dynamoVllm": versions.DYNAMO_VLLM_RUNTIME.ref}
+    else:
+        deployed = settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate)
+        if settings.serving.path == "pd-disaggregation":
+            deployed["routingSidecar"] = settings.profile.routing_sidecar_image.ref
     if not modes.creates_gpu_capacity(settings):
         return deployed
     if settings.gpu.operator:
@@ -61,4 +71,9 @@ def deployed_versions(settings: Settings) -> dict[str, str]:
         deployed["clusterAutoscalerImage"] = versions.CLUSTER_AUTOSCALER_BUILDS[
             settings.cluster.kubernetes_version
         ].image.ref
+    if settings.gpu.provisioner == "karpenter":
+        deployed["karpenter"] = versions.KARPENTER.version
+        deployed["karpenterAmi"] = versions.KARPENTER_AMI.alias
+    if efa.kv_transfer_over_efa(settings):
+        deployed["efaDevicePlugin"] = versions.EFA_DEVICE_PLUGIN.version
     return deployed
