@@ -14,6 +14,7 @@ from .config import Settings
 from .helm import release
 from .node_addons import other_owners
 from .plan import dra as plan
+from .plan.iam import EC2_TRUST, POD_IDENTITY_TRUST
 
 
 class DraNodeGroup(pulumi.ComponentResource):
@@ -34,7 +35,7 @@ class DraNodeGroup(pulumi.ComponentResource):
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster.cluster])
         on_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
 
-        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=json.dumps(plan.NODE_TRUST), opts=child)
+        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=EC2_TRUST, opts=child)
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child
@@ -94,9 +95,7 @@ class DraNodeGroup(pulumi.ComponentResource):
             opts=on_k8s,
         )
 
-        autoscaler_role = aws.iam.Role(
-            f"{name}-autoscaler-role", assume_role_policy=json.dumps(plan.POD_IDENTITY_TRUST), opts=child
-        )
+        autoscaler_role = aws.iam.Role(f"{name}-autoscaler-role", assume_role_policy=POD_IDENTITY_TRUST, opts=child)
         autoscaler_policy = aws.iam.RolePolicy(
             f"{name}-autoscaler-policy",
             role=autoscaler_role.name,

@@ -14,8 +14,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .config import Settings
+from .plan import iam
 from .plan import model_cache as plan
-from .plan import pod_identity
 
 COPY_SCRIPT_CONFIG_MAP = "llmd-model-cache-copy"
 
@@ -54,7 +54,9 @@ class ModelCache(pulumi.ComponentResource):
         namespace, writer = settings.serving.namespace, plan.WRITER_SERVICE_ACCOUNT
         writer_role = aws.iam.Role(
             f"{name}-writer",
-            assume_role_policy=account_id.apply(lambda a: json.dumps(pod_identity.trust_policy(a))),
+            assume_role_policy=account_id.apply(
+                lambda a: json.dumps(iam.trust_policy(iam.POD_IDENTITY_PRINCIPAL, source_account=a))
+            ),
             description=f"llmd-eks model cache writer: {namespace}/{writer}",
             opts=child,
         )

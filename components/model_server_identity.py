@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from .config import Settings
 from .model_cache import ModelCache
-from .plan import lora, pod_identity
+from .plan import iam, lora, pod_identity
 
 
 class ModelServerIdentity(pulumi.ComponentResource):
@@ -37,7 +37,9 @@ class ModelServerIdentity(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             name,
-            assume_role_policy=account_id.apply(lambda a: json.dumps(pod_identity.trust_policy(a))),
+            assume_role_policy=account_id.apply(
+                lambda a: json.dumps(iam.trust_policy(iam.POD_IDENTITY_PRINCIPAL, source_account=a))
+            ),
             description=f"llmd-eks model servers: {namespace}/{service_account}",
             opts=child,
         )

@@ -200,19 +200,6 @@ def autoscaler_policy(settings: Settings) -> dict[str, Any]:
     }
 
 
-def assume_role_policy(service: str, *, tag_session: bool = False) -> dict[str, Any]:
-    actions = ["sts:AssumeRole", "sts:TagSession"] if tag_session else ["sts:AssumeRole"]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}],
-    }
-
-
-NODE_TRUST = assume_role_policy("ec2.amazonaws.com")
-# EKS Pod Identity assumes the role with session tags.
-POD_IDENTITY_TRUST = assume_role_policy("pods.eks.amazonaws.com", tag_session=True)
-
-
 def coredns_configuration() -> dict[str, Any]:
     """The coredns add-on may land on GPU nodes (the only non-Auto Mode nodes here)."""
     return {"tolerations": [dict(GPU_TOLERATION)]}

@@ -8,28 +8,9 @@ share one role for the model-server ServiceAccount, each adding its own policy.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..config import Settings
 from . import lora, modes
 from .names import RELEASES, modelservice_fullname
-
-POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-
-
-def trust_policy(account_id: str) -> dict[str, Any]:
-    """Only EKS Pod Identity of this account may assume the role (and tag the session, which it does)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
-    }
 
 
 def model_server_service_account() -> str:
