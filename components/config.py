@@ -272,7 +272,8 @@ class ModelCacheConfig(_Strict):
     # An existing bucket's name; empty: the program creates one.
     bucket: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     # Key prefix under which models live (s3://<bucket>/<prefix><org>/<model>/).
-    prefix: str = Field(default="models/", pattern=r"^$|^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
+    # No wildcards: the prefix scopes the IAM policies, where `*` would widen them.
+    prefix: str = Field(default="models/", pattern=r"^$|^[A-Za-z0-9!_.'()-]+(/[A-Za-z0-9!_.'()-]+)*/$")
 
 
 class StackConfig(_Strict):

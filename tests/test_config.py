@@ -62,6 +62,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"serving": {"release": "v9"}}, "llmd-eks:serving.release"),
     ({"gpu": {"capacityTypes": ["spot", "cheap"]}}, "llmd-eks:gpu.capacityTypes.1"),
     ({"gpu": {"ephemeralStorage": "500 GB"}}, "llmd-eks:gpu.ephemeralStorage"),
+    ({"modelCache": {"prefix": "models*/"}}, "llmd-eks:modelCache.prefix"),
     ({"gpu": {"minNodes": 3, "maxNodes": 2}}, "llmd-eks:gpu: minNodes (3) is larger than maxNodes (2)"),
     ({"cluster": {"existingVpc": {"vpcId": "vpc-1", "privateSubnetIds": ["sn-1", "subnet-2"]}}}, "subnet id"),
 ]
