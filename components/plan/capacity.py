@@ -132,9 +132,16 @@ class Role:
     tp_key: str  # its config key, for messages
 
 
+def peak_decode_replicas(settings: Settings) -> int:
+    """Decode replicas at their most: ``autoscaling.maxReplicas`` when KEDA owns the count."""
+    scaling = settings.config.autoscaling
+    return scaling.max_replicas if scaling.enabled else settings.model.replicas
+
+
 def roles(settings: Settings) -> list[Role]:
+    """Model-server groups at peak (what the GPU budget and the cost must hold)."""
     model = settings.model
-    found = [Role("decode", model.replicas, model.tensor_parallelism, "model.tensorParallelism")]
+    found = [Role("decode", peak_decode_replicas(settings), model.tensor_parallelism, "model.tensorParallelism")]
     prefill = settings.serving.prefill
     if settings.serving.path == "pd-disaggregation" and prefill is not None:
         found.append(Role("prefill", prefill.replicas, prefill.tensor_parallelism, "serving.prefill.tensorParallelism"))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from ...config import NAMESPACE, Settings
-from .. import modes
-from . import Finding, Severity, rule
+from ..capacity import is_node_pool
+from . import Finding, Scope, Severity, rule
+from .gpu_budget import gpus_at_peak
 
 
 def prefill_gpus(settings: Settings) -> int:
@@ -17,27 +19,36 @@ def prefill_gpus(settings: Settings) -> int:
     return prefill.replicas * prefill.tensor_parallelism
 
 
-@rule("GR-AUTOSCALING-GPU-BUDGET")
+@rule("GR-AUTOSCALING-GPU-BUDGET", scope=Scope.GPU_CAPACITY)
 def max_replicas_within_gpu_budget(settings: Settings) -> Iterator[Finding]:
+    """The peak (maxReplicas, and prefill), in whole nodes as GR-GPU-BUDGET counts them."""
     scaling = settings.config.autoscaling
-    # gpu.maxGpus bounds only the GPU capacity this program creates (not the simulator's, not an existing cluster's).
-    if not scaling.enabled or not modes.creates_gpu_capacity(settings):
+    if not scaling.enabled or not is_node_pool(settings):
+        return
+    budget = settings.gpu.max_gpus
+    requested, occupied = gpus_at_peak(settings)
+    if occupied <= budget:
         return
     per_replica = settings.model.tensor_parallelism
     reserved = prefill_gpus(settings)
-    needed = scaling.max_replicas * per_replica + reserved
-    budget = settings.gpu.max_gpus
-    if needed > budget:
-        fits = max((budget - reserved) // per_replica, 0)
-        prefill = f" + {reserved} prefill GPUs" if reserved else ""
-        yield Finding(
-            "GR-AUTOSCALING-GPU-BUDGET",
-            Severity.ERROR,
-            f"{NAMESPACE}:autoscaling.maxReplicas",
-            f"{scaling.max_replicas} replicas x {per_replica} GPUs{prefill} = {needed} GPUs, more than "
-            f"gpu.maxGpus ({budget}): replicas above the budget would stay Pending on GPU nodes that are never "
-            f"allowed. Set autoscaling.maxReplicas to at most {fits} or raise gpu.maxGpus to {needed}.",
-        )
+    fits = next(
+        (n for n in range(scaling.max_replicas - 1, -1, -1) if gpus_at_peak(_with_max(settings, n))[1] <= budget), 0
+    )
+    prefill = f" + {reserved} prefill GPUs" if reserved else ""
+    whole_nodes = f" ({occupied} counted in whole nodes)" if occupied != requested else ""
+    yield Finding(
+        "GR-AUTOSCALING-GPU-BUDGET",
+        Severity.ERROR,
+        f"{NAMESPACE}:autoscaling.maxReplicas",
+        f"{scaling.max_replicas} replicas x {per_replica} GPUs{prefill} = {requested} GPUs{whole_nodes}, more "
+        f"than gpu.maxGpus ({budget}): replicas above the budget would stay Pending on GPU nodes that are never "
+        f"allowed. Set autoscaling.maxReplicas to at most {fits} or raise gpu.maxGpus to {occupied}.",
+    )
+
+
+def _with_max(settings: Settings, max_replicas: int) -> Settings:
+    scaling = settings.config.autoscaling.model_copy(update={"max_replicas": max_replicas})
+    return replace(settings, config=settings.config.model_copy(update={"autoscaling": scaling}))
 
 
 @rule("GR-AUTOSCALING-NEEDS-OBSERVABILITY")

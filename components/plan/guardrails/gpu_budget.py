@@ -48,20 +48,27 @@ def tp_divides_the_node(settings: Settings) -> Iterator[Finding]:
         )
 
 
-@rule("GR-GPU-BUDGET", scope=Scope.GPU_CAPACITY)
-def replicas_fit_the_budget(settings: Settings) -> Iterator[Finding]:
-    """Replicas x GPUs per replica (prefill included), counted in the whole
-    nodes they occupy, against the NodePool limit (a managed node group's
-    maxNodes is GR-DRA-INSTANCE-TYPES)."""
-    if not is_node_pool(settings):
-        return
-    ceiling = settings.gpu.max_gpus
+def gpus_at_peak(settings: Settings) -> tuple[int, int]:
+    """(GPUs the replicas request at peak, the same counted in the whole nodes they occupy)."""
     requested = occupied = 0
     for role in roles(settings):
         gpus = role.replicas * role.tensor_parallelism
         requested += gpus
         place = placement(settings, role.tensor_parallelism)
         occupied += place.nodes_for(role.replicas) * place.instance.gpus if place else gpus
+    return requested, occupied
+
+
+@rule("GR-GPU-BUDGET", scope=Scope.GPU_CAPACITY)
+def replicas_fit_the_budget(settings: Settings) -> Iterator[Finding]:
+    """Replicas x GPUs per replica (prefill included), counted in the whole
+    nodes they occupy, against the NodePool limit (a managed node group's
+    maxNodes is GR-DRA-INSTANCE-TYPES; with autoscaling, the peak is
+    GR-AUTOSCALING-GPU-BUDGET's)."""
+    if not is_node_pool(settings) or settings.config.autoscaling.enabled:
+        return
+    ceiling = settings.gpu.max_gpus
+    requested, occupied = gpus_at_peak(settings)
     if occupied <= ceiling:
         return
     whole_nodes = f" ({occupied} counted in whole nodes)" if occupied != requested else ""
