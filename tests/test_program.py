@@ -223,7 +223,7 @@ def test_helm_releases_are_pinned_and_named(name: str, recording: Recording) -> 
     assert recording.release("llm-d-inferencepool").inputs["version"] == "v1.4.0"
     assert recording.release("llm-d-modelservice").inputs["version"] == "v0.4.9"
     assert recording.release("istiod").inputs["version"] == "1.29.1"
-    istiod_env = values(recording.release("istiod"))["pilot"]["env"]
+    istiod_env = values(recording.release("istiod"))["env"]  # istio-discovery 1.29 reads .Values.env
     assert istiod_env["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
 
 

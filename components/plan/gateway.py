@@ -40,8 +40,11 @@ def istio_base_values() -> dict[str, Any]:
 
 def istiod_values() -> dict[str, Any]:
     # The inference extension flag makes istiod program Envoy's ext_proc hop to
-    # the endpoint picker for routes whose backend is an InferencePool.
-    return {"pilot": {"env": {"ENABLE_GATEWAY_API_INFERENCE_EXTENSION": "true"}}}
+    # the endpoint picker for routes whose backend is an InferencePool. Since
+    # Istio 1.21 the istiod chart takes its values flat: the 1.29 deployment
+    # template reads `.Values.env`; a `pilot.env` (ARCHITECTURE §2's wording,
+    # from the older chart layout) would be ignored without a word.
+    return {"env": {"ENABLE_GATEWAY_API_INFERENCE_EXTENSION": "true"}}
 
 
 def agentgateway_crds_values() -> dict[str, Any]:
