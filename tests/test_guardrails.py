@@ -97,7 +97,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"model": {"maxModelLen": 131072}},
         {"model": {"maxModelLen": 131072, "extraArgs": ["--hf-overrides", '{"rope_scaling": {"factor": 4.0}}']}},
     ),
-    "GR-MODEL-DISK": ({"gpu": {"ephemeralStorage": "80Gi"}}, {"gpu": {"ephemeralStorage": "100Gi"}}),
+    # p5 with TP=2 runs 4 replicas a node, each downloading its own copy of the weights.
+    "GR-MODEL-DISK": ({"gpu": {"ephemeralStorage": "200Gi"}}, {"gpu": {"ephemeralStorage": "300Gi"}}),
     "GR-GPU-TIME-SLICING-PROVISIONER": (
         {"gpu": {"timeSlicing": {"replicas": 4}}},
         {"phase": "2a", "gpu": {"timeSlicing": {"replicas": 4}}},
@@ -120,6 +121,13 @@ SEVERITY = {
 def test_every_rule_of_these_modules_has_a_case() -> None:
     mine = {rule_id for rule_id, fn in RULES.items() if fn.__module__.rsplit(".", 1)[1] in MY_MODULES}
     assert mine == set(CASES)
+
+
+def test_model_disk_counts_a_copy_per_replica_unless_weights_stream_from_s3() -> None:
+    [finding] = [f for f in findings(gpu={"ephemeralStorage": "200Gi"}) if f.id == "GR-MODEL-DISK"]
+    assert "4 x " in finding.message
+    streamed = findings(gpu={"ephemeralStorage": "200Gi"}, modelCache={"enabled": True})
+    assert not [f for f in streamed if f.id == "GR-MODEL-DISK"]
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))

@@ -12,6 +12,7 @@ from ..capacity import (
     IMAGE_ALLOWANCE_BYTES,
     REQUIRED_MODEL_NUMBERS,
     gib,
+    placement,
     quantity_bytes,
     replica_memory,
     resolve_model,
@@ -107,21 +108,27 @@ def context_within_the_model(settings: Settings) -> Iterator[Finding]:
 
 @rule("GR-MODEL-DISK", scope=Scope.GPU_CAPACITY)
 def weights_fit_the_disk(settings: Settings) -> Iterator[Finding]:
+    """Every model-server pod downloads the weights into its own emptyDir, so a
+    node holds one copy per replica it runs (none when vLLM streams from S3)."""
     model = resolve_model(settings).spec
     if model is None:
         return
+    places = [placement(settings, role.tensor_parallelism) for role in roles(settings)]
+    copies = 0 if settings.config.model_cache.enabled else max((p.replicas_per_node for p in places if p), default=1)
     disk = quantity_bytes(settings.gpu.ephemeral_storage)
     usable = disk * (1 - DISK_EVICTION_FRACTION)
-    needed = model.weight_bytes + IMAGE_ALLOWANCE_BYTES
+    needed = copies * model.weight_bytes + IMAGE_ALLOWANCE_BYTES
     if needed <= usable:
         return
+    each = f"{copies} x " if copies > 1 else ""
     yield Finding(
         "GR-MODEL-DISK",
         Severity.ERROR,
         key("gpu.ephemeralStorage"),
-        f"{model.name} downloads {gib(model.weight_bytes)} GiB of weights next to a ~{gib(IMAGE_ALLOWANCE_BYTES)} "
-        f"GiB vLLM image, more than the {gib(usable)} GiB the kubelet leaves usable on a "
-        f"{settings.gpu.ephemeral_storage} node disk: the pod is evicted mid-download, after the GPU node "
-        "has billed for it.",
-        f"set gpu.ephemeralStorage to at least {int(gib(needed / (1 - DISK_EVICTION_FRACTION))) + 1}Gi.",
+        f"{model.name}'s model servers download {each}{gib(model.weight_bytes)} GiB of weights per node next to "
+        f"a ~{gib(IMAGE_ALLOWANCE_BYTES)} GiB vLLM image, more than the {gib(usable)} GiB the kubelet leaves usable "
+        f"on a {settings.gpu.ephemeral_storage} node disk: pods are evicted mid-download, after the GPU node "
+        "has billed for them.",
+        f"set gpu.ephemeralStorage to at least {int(gib(needed / (1 - DISK_EVICTION_FRACTION))) + 1}Gi "
+        "(or stream the weights from S3 with modelCache.enabled).",
     )
