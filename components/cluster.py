@@ -143,6 +143,10 @@ class AutoModeCluster(pulumi.ComponentResource):
             # Auto Mode nodes use the EKS-created cluster security group.
             skip_default_security_groups=True,
             skip_default_node_group=True,
+            # pulumi-eks (4.4.0) adds a coredns add-on whenever Auto Mode is on (pulumi/pulumi-eks#1726);
+            # Auto Mode nodes resolve DNS themselves. The phases with nodes outside Auto Mode create
+            # coredns next to those nodes (node_addons.py), so it has one owner in every phase.
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             endpoint_public_access=cfg.endpoint_public_access,
             endpoint_private_access=True,
             public_access_cidrs=list(cfg.public_access_cidrs) if cfg.endpoint_public_access else None,

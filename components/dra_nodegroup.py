@@ -12,7 +12,8 @@ from . import versions
 from .cluster import AutoModeCluster
 from .config import Settings
 from .helm import release
-from .node_addons import other_owners
+from .node_addons import NODE_ADDONS, node_addon
+from .plan import cluster_dns
 from .plan import dra as plan
 from .plan.iam import EC2_TRUST, POD_IDENTITY_TRUST
 
@@ -42,19 +43,11 @@ class DraNodeGroup(pulumi.ComponentResource):
             )
             for arn in plan.NODE_ROLE_POLICIES
         ]
-        network_addons = [
-            aws.eks.Addon(
-                f"{name}-{addon}",
-                cluster_name=cluster_name,
-                addon_name=addon,
-                resolve_conflicts_on_create="OVERWRITE",
-                # Phase 2a's Karpenter installs the same add-ons: a 2a <-> 2b switch moves them.
-                opts=pulumi.ResourceOptions.merge(
-                    after_cluster, pulumi.ResourceOptions(aliases=other_owners(addon, name))
-                ),
-            )
-            for addon in plan.NODE_NETWORK_ADDONS
-        ]
+        # Nodes join only with a CNI, and their pods resolve names only through coredns. Phase 2a's
+        # Karpenter installs the same add-ons: a 2a <-> 2b switch moves them (node_addons).
+        # coredns runs on Auto Mode nodes, so it needs no GPU node to turn ACTIVE: the node group
+        # (GPU spend) starts only once DNS works.
+        addons = {addon: node_addon(name, addon, settings, self, [cluster.cluster]) for addon in NODE_ADDONS}
         self.node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
             cluster_name=cluster_name,
@@ -69,21 +62,12 @@ class DraNodeGroup(pulumi.ComponentResource):
             labels=plan.node_labels(),
             taints=[aws.eks.NodeGroupTaintArgs(**taint) for taint in plan.node_taints()],
             tags=plan.node_group_tags(settings),
-            # Nodes join only with a CNI. Cluster Autoscaler owns the desired size.
+            # Cluster Autoscaler owns the desired size.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[cluster.cluster, *attachments, *network_addons],
+                depends_on=[cluster.cluster, *attachments, *addons.values()],
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
-        )
-        dns = aws.eks.Addon(
-            f"{name}-{plan.DNS_ADDON}",
-            cluster_name=cluster_name,
-            addon_name=plan.DNS_ADDON,
-            resolve_conflicts_on_create="OVERWRITE",
-            configuration_values=json.dumps(plan.coredns_configuration()),
-            # The add-on turns ACTIVE only once its pods run, i.e. on a node.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]),
         )
         self.dra_driver = release(
             f"{name}-dra-driver",
@@ -119,5 +103,5 @@ class DraNodeGroup(pulumi.ComponentResource):
             values=plan.cluster_autoscaler_values(settings),
             opts=pulumi.ResourceOptions.merge(on_k8s, pulumi.ResourceOptions(depends_on=[identity, autoscaler_policy])),
         )
-        self.capacity = [self.node_group, dns, self.dra_driver]
+        self.capacity = [self.node_group, addons[cluster_dns.ADDON], self.dra_driver]
         self.register_outputs({"nodeGroup": self.node_group.node_group_name})

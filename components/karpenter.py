@@ -2,9 +2,10 @@
 
 Creates the node role (EC2_LINUX access entry), the interruption queue and its
 EventBridge rules, the controller's IAM role bound through EKS Pod Identity,
-the discovery tags Karpenter selects by, the add-ons self-managed nodes need,
-the controller release (which installs the Karpenter CRDs) and then the
-EC2NodeClass and NodePool, each waiting for the release itself.
+the discovery tags Karpenter selects by, the add-ons self-managed nodes need
+(vpc-cni, kube-proxy, coredns), the controller release (which installs the
+Karpenter CRDs) and then the EC2NodeClass and NodePool, each waiting for the
+release itself.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class KarpenterGpu(pulumi.ComponentResource):
             kind="NodePool",
             metadata={"name": KARPENTER_GPU_NODEPOOL},
             spec=plan.node_pool_spec(settings, node_labels),
+            # No GPU node launches before its pods can have a network and DNS.
             opts=on_cluster(self.release, node_class, *addons.addons),
         )
         self.register_outputs({"nodePool": KARPENTER_GPU_NODEPOOL, "interruptionQueue": queue.name})

@@ -245,17 +245,16 @@ def test_node_role_has_the_worker_node_policies() -> None:
     assert attachments <= PHASE2B.waits_for(node_group)
 
 
-def test_node_networking_addons_come_before_the_nodes_and_dns_after() -> None:
+def test_node_addons_and_dns_come_before_the_nodes() -> None:
+    # Placement of coredns (Auto Mode nodes) and its owners across phases: tests/test_cluster_dns.py.
     addons = {a.inputs["addonName"]: a for a in PHASE2B.of_type(ADDON)}
     assert set(addons) == {"vpc-cni", "kube-proxy", "coredns"}
     node_group = PHASE2B.one(NODE_GROUP)
     cluster = PHASE2B.one("eks:index:Cluster")
-    assert {addons["vpc-cni"].urn, addons["kube-proxy"].urn, cluster.urn} <= PHASE2B.waits_for(node_group)
-    assert node_group.urn in PHASE2B.waits_for(addons["coredns"])
+    assert {*(a.urn for a in addons.values()), cluster.urn} <= PHASE2B.waits_for(node_group)
     for addon in addons.values():
         assert addon.inputs["clusterName"] == PHASE2B.outputs["clusterName"]
-    coredns = json.loads(addons["coredns"].inputs["configurationValues"])
-    assert all(tolerates(coredns["tolerations"], taint) for taint in node_group.inputs["taints"])
+        assert PHASE2B.waits_for(addon) == {cluster.urn}
 
 
 def test_dra_driver_release() -> None:

@@ -379,9 +379,9 @@ def test_gpu_nodepool_is_karpenter_s_and_distinct_from_auto_mode_s(recording: Re
     assert not recording.custom_resources("eks.amazonaws.com/v1", "NodeClass"), "no Auto Mode GPU pool"
 
 
-def test_self_managed_nodes_get_cni_and_kube_proxy(recording: Recording) -> None:
+def test_self_managed_nodes_get_cni_kube_proxy_and_dns(recording: Recording) -> None:
     addons = {r.inputs["addonName"] for r in recording.of_type("aws:eks/addon:Addon")}
-    assert addons == {"vpc-cni", "kube-proxy"}
+    assert addons == {"vpc-cni", "kube-proxy", "coredns"}
 
 
 def test_ordering_karpenter_before_its_custom_resources(recording: Recording) -> None:
@@ -658,7 +658,7 @@ def test_switching_between_2a_and_3_hands_the_serving_namespace_over() -> None:
 
 def test_switching_between_2a_and_2b_moves_the_node_add_ons() -> None:
     """EKS has one add-on of a name per cluster: 2a (Karpenter) and 2b (managed node group)
-    alias each other's vpc-cni and kube-proxy instead of creating a second one."""
+    alias each other's vpc-cni, kube-proxy and coredns instead of creating a second one."""
     _, config, _ = _stack(ROOT / "Pulumi.phase2b.yaml")
     in_2b = mockrun.run_program("switch", config)
     as_2a = {
@@ -670,7 +670,7 @@ def test_switching_between_2a_and_2b_moves_the_node_add_ons() -> None:
     in_2a = mockrun.run_program("switch", as_2a)
     addons_2a = {r.inputs["addonName"]: r for r in in_2a.of_type("aws:eks/addon:Addon")}
     addons_2b = {r.inputs["addonName"]: r for r in in_2b.of_type("aws:eks/addon:Addon")}
-    for name in ("vpc-cni", "kube-proxy"):
+    for name in ("vpc-cni", "kube-proxy", "coredns"):
         assert addons_2a[name].urn in addons_2b[name].alias_urns()
         assert addons_2b[name].urn in addons_2a[name].alias_urns()
 

@@ -23,10 +23,6 @@ NODE_ROLE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
 )
-# Auto Mode builds these into its own nodes; nodes of a managed node group in an
-# Auto Mode cluster need them as add-ons (pulumi-eks skips them with Auto Mode).
-NODE_NETWORK_ADDONS = ("vpc-cni", "kube-proxy")
-DNS_ADDON = "coredns"  # kube-dns for pods on the node group; runs once nodes exist
 
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"  # the DRA kubelet plugin's node affinity
 NODE_GROUP_LABEL = "llmd-eks/node-group"
@@ -198,8 +194,3 @@ def autoscaler_policy(settings: Settings) -> dict[str, Any]:
             },
         ],
     }
-
-
-def coredns_configuration() -> dict[str, Any]:
-    """The coredns add-on may land on GPU nodes (the only non-Auto Mode nodes here)."""
-    return {"tolerations": [dict(GPU_TOLERATION)]}
