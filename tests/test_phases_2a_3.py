@@ -296,7 +296,7 @@ def test_node_role_joins_through_an_ec2_linux_access_entry(recording: Recording)
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
-def test_interruption_queue_receives_the_four_event_kinds(recording: Recording) -> None:
+def test_interruption_queue_receives_the_five_event_kinds(recording: Recording) -> None:
     queue = recording.one("aws:sqs/queue:Queue")
     rules = {
         r.urn: json.loads(r.inputs["eventPattern"]) for r in recording.of_type("aws:cloudwatch/eventRule:EventRule")
@@ -307,6 +307,7 @@ def test_interruption_queue_receives_the_four_event_kinds(recording: Recording) 
         ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
         ("aws.ec2", "EC2 Instance Rebalance Recommendation"),
         ("aws.ec2", "EC2 Instance State-change Notification"),
+        ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning"),
     }
     targets = recording.of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert {urn for t in targets for urn in t.property_dependencies["rule"]} == set(rules), "one target per rule"
