@@ -28,6 +28,7 @@ NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 EC2NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
 TAG = "aws:ec2/tag:Tag"
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 SUBNET = "aws:ec2/subnet:Subnet"
 CLUSTER_AND_VPC = [
     "llmd:cluster:AutoModeCluster",
@@ -563,7 +564,10 @@ def test_phase_3_serves_with_dynamo_and_no_llm_d(name: str) -> None:
     assert releases(run) == {"karpenter", "gpu-operator", "dynamo-platform"} | (
         {"aws-efa-k8s-device-plugin"} if mockrun_config(run)["serving"].get("path") == "pd-disaggregation" else set()
     )
-    assert not run.of_type("kubernetes:yaml/v2:ConfigFile"), "no Gateway API / GAIE CRDs"
+    assert {r.name for r in run.of_type(CONFIG_FILE)} == {
+        "gateway-crds-gateway-api",
+        "gateway-crds-inference-extension",
+    }, "the cluster-wide CRDs stay; nothing of this stack uses them"
     assert not run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
     platform = run.release("dynamo-platform")
     assert platform.inputs["version"] == "1.0.0"
@@ -655,6 +659,22 @@ def test_switching_between_2a_and_3_hands_the_serving_namespace_over() -> None:
         assert llm_d_owned.urn in dynamo_owned.alias_urns()
         assert dynamo_owned.urn in llm_d_owned.alias_urns()
         assert dynamo_owned.inputs["metadata"]["name"] == llm_d_owned.inputs["metadata"]["name"]
+
+
+def test_gateway_api_and_inference_extension_crds_stay_through_every_phase() -> None:
+    """The CRDs are cluster-wide: deleting them deletes every Gateway, HTTPRoute and InferencePool
+    in the cluster, this stack's or not. Same URNs (parents included) and manifests in every phase,
+    so no phase switch touches them."""
+    crds: dict[str, dict[str, str]] = {}
+    for stack in ("prod", "phase15", "phase2a", "phase2b", "phase3"):
+        name, config, secrets = _stack(ROOT / f"Pulumi.{stack}.yaml")
+        run = BY_NAME.get(name) or mockrun.run_program(name, config, secrets)
+        # mockrun.urns leaves the stack out: the type chain in a URN names every parent.
+        files = mockrun.urns(run, [CONFIG_FILE])
+        crds[phase(run)] = {urn: run.one(CONFIG_FILE, name).inputs["file"] for (_, name), urn in files.items()}
+    assert set(crds) == {"1", "1.5", "2a", "2b", "3"}
+    assert len(crds["1"]) == 2
+    assert all(files == crds["1"] for files in crds.values()), crds
 
 
 def test_switching_between_2a_and_2b_moves_the_node_add_ons() -> None:
