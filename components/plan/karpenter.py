@@ -49,8 +49,14 @@ QUEUE_RETENTION_S = 300  # an interruption notice is useless after the two-minut
 ROOT_DEVICE = "/dev/xvda"  # AL2023
 ROOT_VOLUME_IOPS = 16000
 ROOT_VOLUME_THROUGHPUT = 1000  # MiB/s; needs >= 4000 IOPS
-# At most one GPU node is disrupted voluntarily at a time (drift, emptiness, expiry).
+# At most one GPU node is disrupted voluntarily at a time (drift, emptiness).
 DISRUPTION_BUDGETS = [{"nodes": "1"}]
+# GPU nodes never expire. Karpenter's default (720h) expires the nodes launched together all
+# at once, and expiry is forceful — it ignores the budgets above: every model server would go
+# down together and download the model again. Nodes are still replaced when the EC2NodeClass
+# changes (a new pinned AMI release, versions.KARPENTER_AMI): that is drift, which respects
+# the budgets, one node at a time. Changing this value drifts (replaces) existing nodes once.
+EXPIRE_AFTER = "Never"
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
@@ -369,7 +375,7 @@ def node_class_spec(settings: Settings, role_name: Any) -> dict[str, Any]:
 
 def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The self-managed Karpenter GPU NodePool (``karpenter.k8s.aws/`` labels, the EC2NodeClass)."""
-    return gpu_node_pool_spec(
+    spec = gpu_node_pool_spec(
         settings,
         node_class_ref={"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": KARPENTER_GPU_NODEPOOL},
         # EC2 names families literally; never a category (ARCHITECTURE §6).
@@ -378,3 +384,5 @@ def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None
         extra_requirements=[{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}],
         extra_disruption={"budgets": [dict(b) for b in DISRUPTION_BUDGETS]},
     )
+    spec["template"]["spec"]["expireAfter"] = EXPIRE_AFTER
+    return spec
