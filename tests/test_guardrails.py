@@ -60,6 +60,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"gpu": {"instanceFamilies": ["p5en"], "capacityTypes": ["spot", "on-demand"]}},
         {"gpu": {"instanceFamilies": ["p5"], "capacityTypes": ["spot", "on-demand"]}},
     ),
+    "GR-CAPACITY-RESERVED": (
+        {"gpu": {"capacityTypes": ["reserved"]}},
+        {"gpu": {"capacityTypes": ["on-demand"]}},
+    ),
     "GR-TP-EXCEEDS-NODE": (
         {"model": {"tensorParallelism": 16, "replicas": 1}},
         {"model": {"tensorParallelism": 8, "replicas": 2}},
@@ -121,6 +125,30 @@ SEVERITY = {
 def test_every_rule_of_these_modules_has_a_case() -> None:
     mine = {rule_id for rule_id, fn in RULES.items() if fn.__module__.rsplit(".", 1)[1] in MY_MODULES}
     assert mine == set(CASES)
+
+
+@pytest.mark.parametrize(
+    ("sections", "outcome"),
+    [
+        ({"gpu": {"capacityTypes": ["reserved"]}}, "the pool can never launch a GPU node"),
+        ({"gpu": {"capacityTypes": ["on-demand", "reserved"]}}, "the pool launches on-demand only"),
+        ({"phase": "2a", "gpu": {"capacityTypes": ["reserved"]}}, "the pool can never launch a GPU node"),
+        ({"phase": "3", "gpu": {"capacityTypes": ["spot", "reserved"]}}, "the pool launches spot only"),
+    ],
+    ids=["auto-mode", "auto-mode-with-on-demand", "karpenter", "karpenter-with-spot"],
+)
+def test_reserved_capacity_is_refused_on_every_node_pool(sections: dict[str, Any], outcome: str) -> None:
+    """No NodeClass sets capacityReservationSelectorTerms: 'reserved' selects no capacity anywhere."""
+    [finding] = [f for f in findings(**sections) if f.id == "GR-CAPACITY-RESERVED"]
+    assert finding.severity == Severity.ERROR
+    assert finding.key == "llmd-eks:gpu.capacityTypes"
+    assert "capacityReservationSelectorTerms" in finding.message and outcome in finding.message
+    assert "remove 'reserved'" in finding.fix
+
+
+def test_reserved_capacity_on_a_node_group_is_the_dra_rule_s() -> None:
+    found = {f.id for f in findings(phase="2b", gpu={"capacityTypes": ["reserved"]})}
+    assert "GR-DRA-CAPACITY-TYPE" in found and "GR-CAPACITY-RESERVED" not in found
 
 
 def test_model_disk_counts_a_copy_per_replica_unless_weights_stream_from_s3() -> None:
