@@ -19,7 +19,7 @@ from components.plan import guardrails
 from components.plan.guardrails import RULES, Finding, Severity
 from tests.conftest import ROOT, STACK_FILES, base_config, stack_settings
 
-MY_MODULES = {"accelerators", "gpu_budget", "instance_types", "model_fit", "phases"}
+MY_MODULES = {"accelerators", "gpu_budget", "instance_types", "model_fit", "network", "phases"}
 
 
 def settings(**sections: Any) -> Settings:
@@ -29,6 +29,8 @@ def settings(**sections: Any) -> Settings:
 def findings(**sections: Any) -> list[Finding]:
     return guardrails.evaluate(settings(**sections))
 
+
+EXISTING_PRIVATE_ONLY = {"vpcId": "vpc-0abc", "privateSubnetIds": ["subnet-01", "subnet-02"]}
 
 # rule id -> (tripping sections, passing sections)
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -100,6 +102,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "GR-MODEL-CONTEXT": (
         {"model": {"maxModelLen": 131072}},
         {"model": {"maxModelLen": 131072, "extraArgs": ["--hf-overrides", '{"rope_scaling": {"factor": 4.0}}']}},
+    ),
+    "GR-EXISTING-VPC-PUBLIC-SUBNETS": (
+        {"serving": {"exposure": "internet-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
+        {"serving": {"exposure": "internal-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
     ),
     # p5 with TP=2 runs 4 replicas a node, each downloading its own copy of the weights.
     "GR-MODEL-DISK": ({"gpu": {"ephemeralStorage": "200Gi"}}, {"gpu": {"ephemeralStorage": "300Gi"}}),
