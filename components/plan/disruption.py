@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Settings
 from . import dynamo, pd
-from .names import RELEASES, model_server_labels
+from .names import RELEASES, model_server_labels, modelservice_fullname
 
 MAX_UNAVAILABLE = 1
 # A not-ready model server (crash-looping, or still loading weights) never blocks a drain:
@@ -40,11 +40,11 @@ def _budget(name: str, match_labels: dict[str, str]) -> dict[str, Any]:
 def llm_d_budgets(settings: Settings) -> dict[str, dict[str, Any]]:
     """role -> metadata + spec: decode, and prefill when disaggregated; each selects exactly
     the pods of its role (the chart's labels: modelArtifacts.labels + ``llm-d.ai/role``)."""
-    roles = {"decode": RELEASES.decode_deployment}
-    if pd.enabled(settings):
-        roles["prefill"] = RELEASES.prefill_deployment
+    roles = ["decode", "prefill"] if pd.enabled(settings) else ["decode"]
+    # Named like the chart's Deployment of the role: "<fullname>-<role>".
+    fullname = modelservice_fullname(RELEASES.modelservice)
     return {
-        role: _budget(name, {**model_server_labels(settings), LLM_D_ROLE_LABEL: role}) for role, name in roles.items()
+        role: _budget(f"{fullname}-{role}", {**model_server_labels(settings), LLM_D_ROLE_LABEL: role}) for role in roles
     }
 
 
