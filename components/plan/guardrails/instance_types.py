@@ -167,7 +167,7 @@ def reserved_capacity_is_not_selected(settings: Settings) -> Iterator[Finding]:
     outcome = (
         f"'reserved' has no effect, the pool launches {' and '.join(others)} only"
         if others
-        else ("the pool can never launch a GPU node")
+        else "the pool can never launch a GPU node"
     )
     yield Finding(
         "GR-CAPACITY-RESERVED",
