@@ -96,7 +96,12 @@ class GatewayControlPlane(pulumi.ComponentResource):
             namespace=plan.AGENTGATEWAY_NAMESPACE,
             values=plan.agentgateway_crds_values(),
             create_namespace=True,
-            opts=self._on_cluster(provider),
+            # Its CRDs are chart templates without Helm's keep policy: uninstalling the
+            # release (a switch to phase 3 or to Istio) would delete every agentgateway.dev
+            # object in the cluster. Leaving the stack leaves the release installed.
+            opts=pulumi.ResourceOptions.merge(
+                self._on_cluster(provider), pulumi.ResourceOptions(retain_on_delete=True)
+            ),
         )
         installed: list[pulumi.Resource] = [agentgateway_crds]
         parameters = plan.agentgateway_service_parameters(settings)

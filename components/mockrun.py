@@ -52,6 +52,7 @@ class Registration:
     protect: bool
     aliases: tuple[Mapping[str, Any], ...] = ()  # alias specs: name, type, parentUrn
     ignore_changes: tuple[str, ...] = ()
+    retain_on_delete: bool = False
 
     @property
     def provider_urn(self) -> str:
@@ -207,6 +208,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 remote=request.remote,
                 protect=request.protect,
                 ignore_changes=tuple(request.ignoreChanges),
+                retain_on_delete=request.retainOnDelete,
                 aliases=tuple(
                     json_format.MessageToDict(alias)["spec"] for alias in request.aliases if alias.HasField("spec")
                 ),
