@@ -279,6 +279,17 @@ def test_grafana_output_says_how_to_reach_it() -> None:
     assert grafana["url"] == "http://localhost:3000"
 
 
+def test_grafana_commands_aim_at_an_existing_clusters_context() -> None:
+    """Like portForwardCommand: the commands work whatever kubectl's current context is."""
+    stack, config, _ = stack_config(ROOT / "Pulumi.local.yaml")
+    config["llmd-eks:observability"] = {"enabled": True}
+    rec = mockrun.run_program(stack, config)
+    grafana = rec.outputs["grafana"]
+    assert rec.outputs["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward ")
+    assert grafana["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward -n monitoring ")
+    assert grafana["adminPasswordCommand"].startswith("kubectl --context kind-llmd get secret -n monitoring ")
+
+
 def test_chart_derived_names() -> None:
     assert observability.fullname("kube-prometheus-stack") == "kube-prometheus-stack"
     assert observability.fullname("monitor-x") == "monitor-x-kube-prometheus"  # cut to 26, no trailing dash

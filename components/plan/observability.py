@@ -259,17 +259,3 @@ def prometheus_rule_spec(settings: Settings) -> dict[str, Any]:
             }
         ]
     }
-
-
-def grafana_access() -> dict[str, str]:
-    """The ``grafana`` stack output: how to reach Grafana and read its generated admin password."""
-    service = grafana_service()
-    ports = f"{GRAFANA_LOCAL_PORT}:{GRAFANA_SERVICE_PORT}"
-    return {
-        "portForwardCommand": f"kubectl port-forward -n {NAMESPACE} svc/{service} {ports}",
-        "url": f"http://localhost:{GRAFANA_LOCAL_PORT}",
-        "adminUser": GRAFANA_ADMIN_USER,
-        "adminPasswordCommand": (
-            f"kubectl get secret -n {NAMESPACE} {service} -o jsonpath='{{.data.admin-password}}' | base64 -d"
-        ),
-    }

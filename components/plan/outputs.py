@@ -6,7 +6,7 @@ import json
 
 from .. import versions
 from ..config import Settings
-from . import dynamo, efa, modes
+from . import dynamo, efa, modes, observability
 from .llmd import gateway_service_address
 
 LOCAL_PORT = 8080
@@ -40,6 +40,21 @@ def gateway_service(settings: Settings) -> str:
 def port_forward_command(settings: Settings) -> str:
     namespace, service, port = endpoint_address(settings)
     return f"{kubectl(settings)} port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
+
+
+def grafana_access(settings: Settings) -> dict[str, str]:
+    """The ``grafana`` stack output: how to reach Grafana and read its generated admin password."""
+    kubectl_ = kubectl(settings)
+    namespace, service = observability.NAMESPACE, observability.grafana_service()
+    ports = f"{observability.GRAFANA_LOCAL_PORT}:{observability.GRAFANA_SERVICE_PORT}"
+    return {
+        "portForwardCommand": f"{kubectl_} port-forward -n {namespace} svc/{service} {ports}",
+        "url": f"http://localhost:{observability.GRAFANA_LOCAL_PORT}",
+        "adminUser": observability.GRAFANA_ADMIN_USER,
+        "adminPasswordCommand": (
+            f"{kubectl_} get secret -n {namespace} {service} -o jsonpath='{{.data.admin-password}}' | base64 -d"
+        ),
+    }
 
 
 def chat_completions_curl(settings: Settings) -> str:
