@@ -43,7 +43,7 @@ if eks and modes.creates_gpu_capacity(settings):
         gpu_capacity = [GpuNodePool("gpu", settings, eks, node_labels=auto_mode_labels).node_pool]
 ops = settings.config
 monitoring = Observability("observability", settings, cluster.provider) if ops.observability.enabled else None
-if eks and modes.creates_gpu_capacity(settings) and settings.gpu.operator:
+if eks and gpu_operator.deployed(settings):
     # The DCGM ServiceMonitor is requested only when the Prometheus Operator CRDs are installed.
     operator = GpuOperator(
         "gpu-operator",

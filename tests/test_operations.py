@@ -20,7 +20,7 @@ from components import mockrun
 from components.config import ConfigError, not_implemented, resolve
 from components.jobs import copy_model_to_s3 as copier
 from components.mockrun import Recording, Registration
-from components.plan import model_cache, observability, pod_identity
+from components.plan import gpu_operator, model_cache, observability, pod_identity
 from components.plan.guardrails import Severity, evaluate
 from components.plan.names import RELEASES, modelservice_fullname
 from tests import contracts, known_keys
@@ -248,9 +248,41 @@ def test_dashboard_configmap_is_picked_up_by_the_grafana_sidecar() -> None:
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
 
 
+def _shows_dcgm(dashboard: dict[str, Any]) -> bool:
+    return any("DCGM_FI_DEV_GPU_UTIL" in t["expr"] for p in dashboard["panels"] for t in p["targets"])
+
+
 def test_dashboard_shows_dcgm_where_the_gpu_operator_runs() -> None:
-    with_operator = observability.dashboard(settings_for(gpu={"operator": True}))
-    assert any("DCGM_FI_DEV_GPU_UTIL" in t["expr"] for p in with_operator["panels"] for t in p["targets"])
+    assert _shows_dcgm(observability.dashboard(settings_for(gpu={"operator": True})))
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"model": {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 2}},
+        {"cluster": {"mode": "existing", "kubeconfigContext": "kind-llmd"}},
+    ],
+    ids=["simulated", "existing-cluster"],
+)
+def test_dashboard_has_no_dcgm_panel_where_the_operator_is_not_deployed(where: dict[str, Any]) -> None:
+    """Phase 1.5 asks for the operator, but only GPU capacity this program creates gets it."""
+    settings = settings_for(phase="1.5", **where)
+    assert settings.gpu.operator and not gpu_operator.deployed(settings)
+    assert not _shows_dcgm(observability.dashboard(settings))
+
+
+@pytest.mark.parametrize(("stack", "deployed"), [("Pulumi.phase2a.yaml", True), ("Pulumi.sim.yaml", False)])
+def test_dcgm_panel_follows_the_operator_release(stack: str, deployed: bool) -> None:
+    """Both stacks in a phase whose preset asks for the operator; the simulated one gets none."""
+    name, config, secrets = stack_config(ROOT / stack)
+    if not deployed:
+        config["llmd-eks:phase"] = "1.5"
+    config["llmd-eks:observability"] = {"enabled": True}
+    rec = mockrun.run_program(name, config, secrets)
+    cm = rec.one("kubernetes:core/v1:ConfigMap", "observability-dashboards").inputs
+    dashboard = json.loads(cm["data"]["llmd-eks-serving.json"])
+    assert _shows_dcgm(dashboard) is deployed
+    assert bool([r for r in rec.helm_releases() if r.inputs["name"] == "gpu-operator"]) is deployed
 
 
 def test_alert_rules_are_valid_and_cover_the_seed_cases() -> None:

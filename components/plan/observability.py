@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from . import gpu_operator
 from .names import RELEASES, modelservice_fullname
 
 NAMESPACE = "monitoring"
@@ -178,7 +179,7 @@ def dashboard(settings: Settings) -> dict[str, Any]:
             "s",
         ),
     ]
-    if settings.gpu.operator:
+    if gpu_operator.deployed(settings):
         # DCGM exporter (GPU Operator); Auto Mode nodes without the operator expose no DCGM metrics.
         panels_spec.append(
             (

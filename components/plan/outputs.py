@@ -6,7 +6,7 @@ import json
 
 from .. import versions
 from ..config import Settings
-from . import dynamo, efa, modes, observability
+from . import dynamo, efa, gpu_operator, modes, observability
 from .llmd import gateway_service_address
 
 LOCAL_PORT = 8080
@@ -78,7 +78,7 @@ def deployed_versions(settings: Settings) -> dict[str, str]:
             deployed["routingSidecar"] = settings.profile.routing_sidecar_image.ref
     if not modes.creates_gpu_capacity(settings):
         return deployed
-    if settings.gpu.operator:
+    if gpu_operator.deployed(settings):
         deployed["gpuOperator"] = versions.GPU_OPERATOR.version
     if settings.gpu.provisioner == "managed-node-group":
         deployed["draDriver"] = versions.DRA_DRIVER.version
