@@ -9,6 +9,7 @@ reference PodMonitor/ServiceMonitor CRDs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import mockrun
+from components import mockrun, versions
 from components.config import ConfigError, not_implemented, resolve
 from components.jobs import copy_model_to_s3 as copier
 from components.mockrun import Recording, Registration
@@ -283,6 +284,26 @@ def test_dcgm_panel_follows_the_operator_release(stack: str, deployed: bool) -> 
     dashboard = json.loads(cm["data"]["llmd-eks-serving.json"])
     assert _shows_dcgm(dashboard) is deployed
     assert bool([r for r in rec.helm_releases() if r.inputs["name"] == "gpu-operator"]) is deployed
+
+
+@pytest.mark.parametrize("simulate", [False, True], ids=["vllm", "simulator"])
+def test_dashboard_and_alert_read_the_profiles_kv_cache_metric(monkeypatch: pytest.MonkeyPatch, simulate: bool) -> None:
+    """The name comes from the version profile (vLLM's is the endpoint picker's), not a literal."""
+    profile = versions.PROFILES["v0.6"]
+    renamed = dataclasses.replace(
+        profile,
+        epp_kv_cache_metric="vllm:gpu_cache_usage_perc",
+        simulator_image=dataclasses.replace(profile.simulator_image, kv_cache_metric="sim:kv_cache_usage_perc"),
+    )
+    monkeypatch.setitem(versions.PROFILES, "v0.6", renamed)
+    model = {"name": "Qwen/Qwen3-8B", "tensorParallelism": 1, "replicas": 2, "simulate": simulate}
+    settings = settings_for(model=model)
+    expected = "sim:kv_cache_usage_perc" if simulate else "vllm:gpu_cache_usage_perc"
+    [panel] = [p for p in observability.dashboard(settings)["panels"] if p["title"] == "KV-cache usage"]
+    rules = observability.prometheus_rule_spec(settings)["groups"][0]["rules"]
+    [alert] = [r for r in rules if r["alert"] == "LlmdKvCacheSaturated"]
+    for expr in (panel["targets"][0]["expr"], alert["expr"]):
+        assert f"{expected}{{" in expr and "vllm:kv_cache_usage_perc" not in expr
 
 
 def test_alert_rules_are_valid_and_cover_the_seed_cases() -> None:

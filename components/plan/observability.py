@@ -103,6 +103,13 @@ def _vllm(settings: Settings, metric: str) -> str:
     return f'{metric}{{namespace="{settings.serving.namespace}"}}'
 
 
+def kv_cache_metric(settings: Settings) -> str:
+    """KV-cache utilisation as the deployed model servers name it (version profile): the simulator's,
+    or vLLM's, which is the name the endpoint picker reads."""
+    profile = settings.profile
+    return profile.simulator_image.kv_cache_metric if settings.model.simulate else profile.epp_kv_cache_metric
+
+
 def _quantile(settings: Settings, q: float, histogram: str) -> str:
     bucket = _vllm(settings, f"{histogram}_bucket")
     return f"histogram_quantile({q}, sum by (le) (rate({bucket}[5m])))"
@@ -140,7 +147,7 @@ def dashboard(settings: Settings) -> dict[str, Any]:
         ),
         (
             "KV-cache usage",
-            [(f"max by (pod) ({_vllm(settings, 'vllm:kv_cache_usage_perc')})", "{{pod}}")],
+            [(f"max by (pod) ({_vllm(settings, kv_cache_metric(settings))})", "{{pod}}")],
             "percentunit",
         ),
         (
@@ -232,7 +239,7 @@ def prometheus_rule_spec(settings: Settings) -> dict[str, Any]:
                     },
                     {
                         "alert": "LlmdKvCacheSaturated",
-                        "expr": f"max by (pod) ({_vllm(settings, 'vllm:kv_cache_usage_perc')}) > 0.95",
+                        "expr": f"max by (pod) ({_vllm(settings, kv_cache_metric(settings))}) > 0.95",
                         "for": "5m",
                         "labels": {"severity": "warning"},
                         "annotations": {
