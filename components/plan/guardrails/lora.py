@@ -16,14 +16,14 @@ def _sources(settings: Settings) -> str:
 
 
 @rule("GR-SIM-LORA")
-def simulator_gets_no_adapters(settings: Settings) -> Iterator[Finding]:
+def simulator_serves_adapters_by_name_only(settings: Settings) -> Iterator[Finding]:
     if settings.model.simulate and settings.model.lora_adapters:
         yield Finding(
             "GR-SIM-LORA",
             Severity.WARNING,
             _KEY,
-            "LoRA adapters are vLLM flags and are not given to the simulator (s3:// ones are not fetched and get "
-            "no IAM access); they apply when model.simulate is false.",
+            "the simulator serves the LoRA adapters by name only: their sources are not fetched or checked "
+            "(s3:// ones get no IAM access) until model.simulate is false.",
         )
 
 
