@@ -324,7 +324,20 @@ def test_s3_adapters_need_this_programs_cluster() -> None:
     assert not [f for f in evaluate(settings_for([HF_ADAPTER], **existing)) if f.id == "GR-LORA-S3-EKS"]
     simulated = settings_for(S3_ADAPTERS, **existing, model={"simulate": True})
     assert {f.id for f in evaluate(simulated) if f.id.startswith("GR-LORA")} == set(), "ignored, with GR-SIM-LORA"
-    assert not [f for f in evaluate(settings_for(S3_ADAPTERS)) if f.id.startswith("GR-LORA")]
+    assert not [f for f in evaluate(settings_for(S3_ADAPTERS)) if f.id.startswith("GR-LORA-S3")]
+
+
+def test_lora_rank_above_vllms_default_needs_the_flag() -> None:
+    """vLLM rejects an adapter of a rank above --max-lora-rank (default 16) once the model is loaded:
+    adapters without that flag are a warning; setting it (any value, either spelling) acknowledges it."""
+    [finding] = [f for f in evaluate(settings_for([HF_ADAPTER])) if f.id == "GR-LORA-MAX-RANK"]
+    assert (finding.severity, finding.key) == (Severity.WARNING, "llmd-eks:model.loraAdapters")
+    assert "16" in finding.message and "--max-lora-rank" in finding.fix and "model.extraArgs" in finding.fix
+    for extra in (["--max-lora-rank", "64"], ["--max-lora-rank=16"]):
+        acknowledged = settings_for([HF_ADAPTER], model={"extraArgs": extra})
+        assert not [f for f in evaluate(acknowledged) if f.id == "GR-LORA-MAX-RANK"], extra
+    for quiet in (settings_for([]), settings_for([HF_ADAPTER], model={"simulate": True})):
+        assert not [f for f in evaluate(quiet) if f.id == "GR-LORA-MAX-RANK"]
 
 
 def test_s3_adapters_need_a_region() -> None:

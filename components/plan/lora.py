@@ -17,6 +17,10 @@ from .. import versions
 from ..config import LoraAdapter, S3Location, Settings
 from . import modes
 
+# vLLM's LoRA buffers hold adapters up to this rank unless told otherwise (--max-lora-rank); it rejects
+# a higher-rank adapter when loading it ("LoRA rank 32 is greater than max_lora_rank 16").
+MAX_RANK_FLAG = "--max-lora-rank"
+VLLM_DEFAULT_MAX_RANK = 16
 # vLLM's /v1/load_lora_adapter and /v1/unload_lora_adapter answer only with this set.
 RUNTIME_UPDATES_ENV = {"name": "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "value": "True"}
 
@@ -47,6 +51,11 @@ def fetches_from_s3(settings: Settings) -> bool:
 
 def local_path(adapter: LoraAdapter) -> str:
     return f"{ADAPTERS_DIR}/{adapter.name}"
+
+
+def sets_max_rank(settings: Settings) -> bool:
+    """``model.extraArgs`` gives vLLM ``--max-lora-rank`` (as ``--max-lora-rank N`` or ``=N``)."""
+    return any(arg.split("=", 1)[0] == MAX_RANK_FLAG for arg in settings.model.extra_args)
 
 
 def vllm_args(settings: Settings) -> list[str]:

@@ -27,6 +27,21 @@ def simulator_serves_adapters_by_name_only(settings: Settings) -> Iterator[Findi
         )
 
 
+@rule("GR-LORA-MAX-RANK")
+def adapter_rank_above_vllms_default(settings: Settings) -> Iterator[Finding]:
+    if modes.uses_gpus(settings) and settings.model.lora_adapters and not lora.sets_max_rank(settings):
+        yield Finding(
+            "GR-LORA-MAX-RANK",
+            Severity.WARNING,
+            _KEY,
+            f"vLLM serves LoRA adapters up to rank {lora.VLLM_DEFAULT_MAX_RANK} unless {lora.MAX_RANK_FLAG} says "
+            "otherwise and rejects one of a higher rank (`r` in its adapter_config.json) when it loads it: for "
+            "model.loraAdapters at start, after the model weights, on GPU time.",
+            f'add ["{lora.MAX_RANK_FLAG}", "<the highest r of your adapters: 8, 16, 32, 64, ...>"] to '
+            f"model.extraArgs (also to silence this when every adapter is rank {lora.VLLM_DEFAULT_MAX_RANK} or less).",
+        )
+
+
 @rule("GR-LORA-S3-EKS")
 def s3_adapters_need_this_programs_cluster(settings: Settings) -> Iterator[Finding]:
     if modes.existing_cluster(settings) and lora.fetches_from_s3(settings):
