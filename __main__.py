@@ -58,11 +58,13 @@ if eks and gpu_operator.deployed(settings):
 if eks and efa.kv_transfer_over_efa(settings):
     gpu_capacity.append(EfaDevicePlugin("efa", settings, eks.provider).release)
 
+# Cluster-wide CRDs in every phase, Dynamo's included: deleting them would delete every
+# Gateway, HTTPRoute and InferencePool in the cluster, not only this stack's.
+crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
 if dynamo.enabled(settings):
     Dynamo("dynamo", settings, cluster.provider, gpu_capacity=gpu_capacity, hf_token=hf_token())
     model_cache = None
 else:
-    crds = GatewayApiCrds("gateway-crds", settings, cluster.provider)
     control_plane = GatewayControlPlane("gateway", settings, cluster.provider, crds)
     # Guardrails allow the model cache only on the EKS cluster this program creates.
     model_cache = (

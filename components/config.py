@@ -397,11 +397,6 @@ def _apply_preset(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False, region: str | None = None) -> Settings:
     """Validate raw ``llmd-eks:`` config (namespace stripped) and apply the phase preset."""
-    secrets_in_plain = sorted(SECRET_KEYS & raw.keys())
-    if secrets_in_plain:
-        raise ConfigError(
-            [f"{NAMESPACE}:{k}: pass secrets separately (pulumi config set --secret)" for k in secrets_in_plain]
-        )
     merged, applied = _apply_preset(raw)
     try:
         config = StackConfig.model_validate(merged)

@@ -9,7 +9,9 @@ import pulumi_kubernetes as k8s
 
 from . import versions
 from .config import Settings
+from .disruption import pod_disruption_budgets
 from .helm import release
+from .plan import disruption
 from .plan import dynamo as plan
 from .serving_namespace import serving_namespace
 
@@ -47,6 +49,8 @@ class Dynamo(pulumi.ComponentResource):
         )
         namespace, hf_token_secret = serving_namespace(self, TYPE, name, settings, provider, hf_token)
         ns = namespace.metadata.name
+        # At most one pod of each worker service evicted at a time when GPU nodes are drained.
+        pod_disruption_budgets(self, name, disruption.dynamo_budgets(settings), ns, provider)
         graph_deps: list[pulumi.Resource] = [self.platform, *gpu_capacity]
         if hf_token_secret is not None:
             graph_deps.append(hf_token_secret)

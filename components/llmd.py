@@ -8,8 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import Settings
+from .disruption import pod_disruption_budgets
 from .helm import release
 from .model_cache import ModelCache
+from .plan import disruption
 from .plan import llmd as plan
 from .plan.names import RELEASES
 from .serving_namespace import serving_namespace
@@ -45,6 +47,8 @@ class LlmdStack(pulumi.ComponentResource):
         namespace, hf_token_secret = serving_namespace(self, TYPE, name, settings, provider, hf_token)
         ns = namespace.metadata.name
         hf_secret: list[pulumi.Resource] = [hf_token_secret] if hf_token_secret is not None else []
+        # At most one decode and one prefill pod evicted at a time when GPU nodes are drained.
+        pod_disruption_budgets(self, name, disruption.llm_d_budgets(settings), ns, provider)
         # Pod Identity before the pods: credentials are injected at pod creation.
         model_deps: list[pulumi.Resource] = [*gpu_capacity, *hf_secret, *model_server_access]
         modelservice_values: pulumi.Input[dict]

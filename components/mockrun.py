@@ -25,6 +25,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from .config import NAMESPACE
+from .pulumi_config import engine_values
 
 PROJECT = "llmd-eks"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -299,9 +300,7 @@ def run_program(
     recording = recording if recording is not None else Recording()
     mocks = ProgramMocks()
     monitor = RecordingMonitor(mocks, recording)
-    values: dict[str, str] = {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
-    }
+    values = engine_values(config)
     values.update(secrets or {})
     pulumi.runtime.set_all_config(values, list((secrets or {}).keys()))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)

@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .config import NAMESPACE, SECRET_KEYS, Settings, resolve
+from .config import NAMESPACE, SECRET_KEYS, ConfigError, Settings, resolve
+
+
+def engine_values(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack-file values as the engine hands them to a program: every value a
+    string, objects and lists as JSON (so ``phase: 1`` arrives as ``"1"``)."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+def namespace_values(engine_config: Mapping[str, Any], secret_keys: Collection[str]) -> dict[str, Any]:
+    """The ``llmd-eks:`` keys without the namespace, objects decoded from JSON.
+
+    Secrets stay out of plain data; one set without ``--secret`` is refused,
+    since it would sit in plain text in the stack file and the state.
+    """
+    raw: dict[str, Any] = {}
+    problems = []
+    for full_key, value in engine_config.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                problems.append(f"{full_key}: set it as a secret: pulumi config set --secret {key} <value>")
+            continue
+        if isinstance(value, str) and value.startswith(("{", "[")):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                problems.append(f"{full_key}: not valid JSON ({error.msg}); write it as a YAML object or list")
+                continue
+        raw[key] = value
+    if problems:
+        raise ConfigError(problems)
+    return raw
 
 
 def _all_keys() -> dict[str, Any]:
@@ -17,22 +52,15 @@ def _all_keys() -> dict[str, Any]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
-def raw_config() -> dict[str, Any]:
-    """Every ``llmd-eks:`` key except secrets, objects decoded from JSON."""
-    raw: dict[str, Any] = {}
-    for full_key, value in _all_keys().items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != NAMESPACE or key in SECRET_KEYS:
-            continue
-        if isinstance(value, str) and value[:1] in "{[":
-            value = json.loads(value)
-        raw[key] = value
-    return raw
+def _secret_keys(keys: Collection[str]) -> set[str]:
+    return {key for key in keys if runtime_config.is_config_secret(key)}
 
 
 def load_settings() -> Settings:
+    every = _all_keys()
+    raw = namespace_values(every, _secret_keys(every))
     region = pulumi.Config("aws").get("region")
-    return resolve(raw_config(), pulumi.get_stack(), has_hf_token=hf_token() is not None, region=region)
+    return resolve(raw, pulumi.get_stack(), has_hf_token=hf_token() is not None, region=region)
 
 
 def hf_token() -> pulumi.Output[str] | None:

@@ -228,10 +228,12 @@ def _load_balancer_scheme_explicit(args: StackValidationArgs, report_violation: 
                 report_violation(
                     f"LoadBalancer Service {resource.name} does not say whether it is public: {fix}.", resource.urn
                 )
-        elif resource.resource_type in HELM_TYPES and not gateway_scheme:
-            # A gateway chart's Service is created by its controller, which can take the
-            # annotation from gateway parameters elsewhere in the stack (checked above).
+        elif resource.resource_type in HELM_TYPES:
             for path in _unscoped_load_balancers(props.get("values") or {}):
+                if gateway_scheme and path.split(".", 1)[0] == "gateway":
+                    # A gateway chart's Service (llm-d-infra `gateway.service`) is created by the
+                    # gateway controller, which takes the scheme from the gateway parameters above.
+                    continue
                 report_violation(
                     f"Helm values of {resource.name} ask for a LoadBalancer at {path} without a scheme, and no "
                     f"gateway parameters in the stack set one: {fix}.",

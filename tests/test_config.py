@@ -9,6 +9,7 @@ import pytest
 
 from components import mockrun
 from components.config import IMPLEMENTED_PHASES, PHASE_PRESETS, ConfigError, not_implemented, resolve
+from components.pulumi_config import engine_values, namespace_values
 from tests.conftest import base_config
 
 
@@ -98,9 +99,26 @@ def test_every_phase_is_implemented(phase: str) -> None:
     assert not [p for p in not_implemented(settings) if p.startswith("llmd-eks:phase")]
 
 
-def test_secrets_are_never_plain_config() -> None:
-    with pytest.raises(ConfigError, match="llmd-eks:hfToken: pass secrets separately"):
-        resolve({"hfToken": "hf_plain"}, "s", region="us-west-2")
+def test_a_plaintext_hf_token_is_refused_before_registration() -> None:
+    recording = mockrun.Recording()
+    config = {**base_config(), "llmd-eks:hfToken": "hf_plain"}  # set without --secret
+    with pytest.raises(pulumi.RunError, match="llmd-eks:hfToken: set it as a secret"):
+        mockrun.run_program("plain-token", config, recording=recording)
+    assert recording.resources == []
+
+
+def test_the_program_reads_values_as_the_engine_passes_them() -> None:
+    # The engine hands every top-level value over as a string: an unquoted
+    # `phase: 1` in the stack file is "1", which the model accepts.
+    raw = namespace_values(engine_values({"llmd-eks:phase": 1, "llmd-eks:model": {"replicas": 2}}), set())
+    assert raw == {"phase": "1", "model": {"replicas": 2}}
+    assert resolve(raw, "s", region="us-west-2").model.replicas == 2
+
+
+@pytest.mark.parametrize("value", ["", "{not json"])
+def test_odd_values_name_the_key_instead_of_crashing(value: str) -> None:
+    with pytest.raises(ConfigError, match="llmd-eks:phase"):
+        resolve(namespace_values({"llmd-eks:phase": value}, set()), "s", region="us-west-2")
 
 
 def test_region_is_required_for_eks() -> None:

@@ -19,7 +19,7 @@ from components.plan import guardrails
 from components.plan.guardrails import RULES, Finding, Severity
 from tests.conftest import ROOT, STACK_FILES, base_config, stack_settings
 
-MY_MODULES = {"accelerators", "gpu_budget", "instance_types", "model_fit", "phases"}
+MY_MODULES = {"accelerators", "gpu_budget", "instance_types", "model_fit", "network", "phases"}
 
 
 def settings(**sections: Any) -> Settings:
@@ -29,6 +29,8 @@ def settings(**sections: Any) -> Settings:
 def findings(**sections: Any) -> list[Finding]:
     return guardrails.evaluate(settings(**sections))
 
+
+EXISTING_PRIVATE_ONLY = {"vpcId": "vpc-0abc", "privateSubnetIds": ["subnet-01", "subnet-02"]}
 
 # rule id -> (tripping sections, passing sections)
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -59,6 +61,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "GR-GPU-SPOT-CONSTRAINED": (
         {"gpu": {"instanceFamilies": ["p5en"], "capacityTypes": ["spot", "on-demand"]}},
         {"gpu": {"instanceFamilies": ["p5"], "capacityTypes": ["spot", "on-demand"]}},
+    ),
+    "GR-CAPACITY-RESERVED": (
+        {"gpu": {"capacityTypes": ["reserved"]}},
+        {"gpu": {"capacityTypes": ["on-demand"]}},
     ),
     "GR-TP-EXCEEDS-NODE": (
         {"model": {"tensorParallelism": 16, "replicas": 1}},
@@ -97,6 +103,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"model": {"maxModelLen": 131072}},
         {"model": {"maxModelLen": 131072, "extraArgs": ["--hf-overrides", '{"rope_scaling": {"factor": 4.0}}']}},
     ),
+    "GR-EXISTING-VPC-PUBLIC-SUBNETS": (
+        {"serving": {"exposure": "internet-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
+        {"serving": {"exposure": "internal-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
+    ),
     # p5 with TP=2 runs 4 replicas a node, each downloading its own copy of the weights.
     "GR-MODEL-DISK": ({"gpu": {"ephemeralStorage": "200Gi"}}, {"gpu": {"ephemeralStorage": "300Gi"}}),
     "GR-GPU-TIME-SLICING-PROVISIONER": (
@@ -121,6 +131,30 @@ SEVERITY = {
 def test_every_rule_of_these_modules_has_a_case() -> None:
     mine = {rule_id for rule_id, fn in RULES.items() if fn.__module__.rsplit(".", 1)[1] in MY_MODULES}
     assert mine == set(CASES)
+
+
+@pytest.mark.parametrize(
+    ("sections", "outcome"),
+    [
+        ({"gpu": {"capacityTypes": ["reserved"]}}, "the pool can never launch a GPU node"),
+        ({"gpu": {"capacityTypes": ["on-demand", "reserved"]}}, "the pool launches on-demand only"),
+        ({"phase": "2a", "gpu": {"capacityTypes": ["reserved"]}}, "the pool can never launch a GPU node"),
+        ({"phase": "3", "gpu": {"capacityTypes": ["spot", "reserved"]}}, "the pool launches spot only"),
+    ],
+    ids=["auto-mode", "auto-mode-with-on-demand", "karpenter", "karpenter-with-spot"],
+)
+def test_reserved_capacity_is_refused_on_every_node_pool(sections: dict[str, Any], outcome: str) -> None:
+    """No NodeClass sets capacityReservationSelectorTerms: 'reserved' selects no capacity anywhere."""
+    [finding] = [f for f in findings(**sections) if f.id == "GR-CAPACITY-RESERVED"]
+    assert finding.severity == Severity.ERROR
+    assert finding.key == "llmd-eks:gpu.capacityTypes"
+    assert "capacityReservationSelectorTerms" in finding.message and outcome in finding.message
+    assert "remove 'reserved'" in finding.fix
+
+
+def test_reserved_capacity_on_a_node_group_is_the_dra_rule_s() -> None:
+    found = {f.id for f in findings(phase="2b", gpu={"capacityTypes": ["reserved"]})}
+    assert "GR-DRA-CAPACITY-TYPE" in found and "GR-CAPACITY-RESERVED" not in found
 
 
 def test_model_disk_counts_a_copy_per_replica_unless_weights_stream_from_s3() -> None:

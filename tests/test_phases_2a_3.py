@@ -28,6 +28,7 @@ NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 EC2NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
 TAG = "aws:ec2/tag:Tag"
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 SUBNET = "aws:ec2/subnet:Subnet"
 CLUSTER_AND_VPC = [
     "llmd:cluster:AutoModeCluster",
@@ -296,7 +297,7 @@ def test_node_role_joins_through_an_ec2_linux_access_entry(recording: Recording)
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
-def test_interruption_queue_receives_the_four_event_kinds(recording: Recording) -> None:
+def test_interruption_queue_receives_the_five_event_kinds(recording: Recording) -> None:
     queue = recording.one("aws:sqs/queue:Queue")
     rules = {
         r.urn: json.loads(r.inputs["eventPattern"]) for r in recording.of_type("aws:cloudwatch/eventRule:EventRule")
@@ -307,6 +308,7 @@ def test_interruption_queue_receives_the_four_event_kinds(recording: Recording) 
         ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
         ("aws.ec2", "EC2 Instance Rebalance Recommendation"),
         ("aws.ec2", "EC2 Instance State-change Notification"),
+        ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning"),
     }
     targets = recording.of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert {urn for t in targets for urn in t.property_dependencies["rule"]} == set(rules), "one target per rule"
@@ -562,7 +564,10 @@ def test_phase_3_serves_with_dynamo_and_no_llm_d(name: str) -> None:
     assert releases(run) == {"karpenter", "gpu-operator", "dynamo-platform"} | (
         {"aws-efa-k8s-device-plugin"} if mockrun_config(run)["serving"].get("path") == "pd-disaggregation" else set()
     )
-    assert not run.of_type("kubernetes:yaml/v2:ConfigFile"), "no Gateway API / GAIE CRDs"
+    assert {r.name for r in run.of_type(CONFIG_FILE)} == {
+        "gateway-crds-gateway-api",
+        "gateway-crds-inference-extension",
+    }, "the cluster-wide CRDs stay; nothing of this stack uses them"
     assert not run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
     platform = run.release("dynamo-platform")
     assert platform.inputs["version"] == "1.0.0"
@@ -656,6 +661,22 @@ def test_switching_between_2a_and_3_hands_the_serving_namespace_over() -> None:
         assert dynamo_owned.inputs["metadata"]["name"] == llm_d_owned.inputs["metadata"]["name"]
 
 
+def test_gateway_api_and_inference_extension_crds_stay_through_every_phase() -> None:
+    """The CRDs are cluster-wide: deleting them deletes every Gateway, HTTPRoute and InferencePool
+    in the cluster, this stack's or not. Same URNs (parents included) and manifests in every phase,
+    so no phase switch touches them."""
+    crds: dict[str, dict[str, str]] = {}
+    for stack in ("prod", "phase15", "phase2a", "phase2b", "phase3"):
+        name, config, secrets = _stack(ROOT / f"Pulumi.{stack}.yaml")
+        run = BY_NAME.get(name) or mockrun.run_program(name, config, secrets)
+        # mockrun.urns leaves the stack out: the type chain in a URN names every parent.
+        files = mockrun.urns(run, [CONFIG_FILE])
+        crds[phase(run)] = {urn: run.one(CONFIG_FILE, name).inputs["file"] for (_, name), urn in files.items()}
+    assert set(crds) == {"1", "1.5", "2a", "2b", "3"}
+    assert len(crds["1"]) == 2
+    assert all(files == crds["1"] for files in crds.values()), crds
+
+
 def test_switching_between_2a_and_2b_moves_the_node_add_ons() -> None:
     """EKS has one add-on of a name per cluster: 2a (Karpenter) and 2b (managed node group)
     alias each other's vpc-cni, kube-proxy and coredns instead of creating a second one."""
@@ -710,8 +731,8 @@ def test_custom_resources_validate_against_their_crds(recording: Recording) -> N
     known = contracts.known_crd_kinds()
     kinds = set()
     for reg in recording.custom_resources():
-        if reg.inputs["apiVersion"] == "v1":
-            continue  # core kinds: Namespace, Secret, Service
+        if reg.inputs["apiVersion"] in ("v1", "policy/v1"):
+            continue  # built-in kinds (Namespace, Secret, Service; PodDisruptionBudget): no CRD
         obj = cr_object(reg)
         kind = (obj["apiVersion"], obj["kind"])
         if kind in known:

@@ -128,6 +128,17 @@ def test_config_errors_exit_non_zero(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 1 and "llmd-eks:model.replica: unknown key" in out
 
 
+def test_plaintext_hf_token_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    write_stack(tmp_path, "plain", {**committed("dev"), "llmd-eks:hfToken": "hf_plain_text"})
+    code, out = plan(capsys, "--stack", "plain", "--stack-dir", str(tmp_path))
+    assert code == 1 and "llmd-eks:hfToken: set it as a secret" in out
+
+
+def test_unquoted_values_read_as_the_program_reads_them(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    write_stack(tmp_path, "unquoted", {**committed("dev"), "llmd-eks:phase": 1})
+    assert plan(capsys, "--stack", "unquoted", "--stack-dir", str(tmp_path))[0] == 0
+
+
 def test_missing_stack_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "nope"]) == 2
     assert "no stack file" in capsys.readouterr().err

@@ -172,10 +172,11 @@ def test_the_load_balancer_rule_reads_the_whole_stack() -> None:
     lb = [(RELEASE, LB_VALUES)]
     assert len(violations("load-balancer-scheme-explicit", lb)) == 1
     gateway = {"spec": {"infrastructure": {"annotations": {SCHEME: "internet-facing"}}}}
-    assert (
-        violations("load-balancer-scheme-explicit", [*lb, ("kubernetes:gateway.networking.k8s.io/v1:Gateway", gateway)])
-        == []
-    )
+    gateway_resource = ("kubernetes:gateway.networking.k8s.io/v1:Gateway", gateway)
+    assert violations("load-balancer-scheme-explicit", [*lb, gateway_resource]) == []
+    # The gateway's parameters cover only the gateway chart's Service, not other releases' LoadBalancers.
+    other = (RELEASE, {"values": {"service": {"type": "LoadBalancer"}}})
+    assert len(violations("load-balancer-scheme-explicit", [*lb, gateway_resource, other])) == 1
 
 
 def test_gpu_pool_detection() -> None:

@@ -16,12 +16,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pulumi
 
-from ..config import NAMESPACE, SECRET_KEYS, ConfigError, not_implemented, resolve
+from ..config import NAMESPACE, ConfigError, not_implemented, resolve
 from ..mockrun import PROJECT_ROOT, Recording, run_program, stack_file_config
+from ..pulumi_config import engine_values, namespace_values
 from . import guardrails, report
 
 
@@ -36,27 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _namespace_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``llmd-eks:`` keys without the namespace, secrets left out (as the program reads them)."""
-    prefix = f"{NAMESPACE}:"
-    return {
-        k.removeprefix(prefix): v
-        for k, v in config.items()
-        if k.startswith(prefix) and k.removeprefix(prefix) not in SECRET_KEYS
-    }
-
-
 def plan_stack(stack: str, stack_file: Path) -> report.Plan:
     """Check the stack file like preflight does, then run the real program under mocks."""
     plan = report.Plan(stack=stack, stack_file=stack_file)
     config, secure_keys = stack_file_config(stack_file)
     plain = {k: v for k, v in config.items() if k not in secure_keys}
     try:
+        # Read exactly as the program reads the engine's config (strings, JSON objects).
+        engine = {**engine_values(plain), **{key: "[secret]" for key in secure_keys}}
         plan.settings = resolve(
-            _namespace_config(plain),
+            namespace_values(engine, secure_keys),
             stack,
             has_hf_token=f"{NAMESPACE}:hfToken" in secure_keys,
-            region=plain.get("aws:region"),
+            region=engine.get("aws:region"),
         )
     except ConfigError as error:
         plan.problems = error.problems

@@ -37,6 +37,10 @@ INTERRUPTION_EVENTS: dict[str, dict[str, list[str]]] = {
     "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
     "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "capacity-reservation-interruption": {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"],
+    },
 }
 QUEUE_RETENTION_S = 300  # an interruption notice is useless after the two-minute warning
 
@@ -45,8 +49,14 @@ QUEUE_RETENTION_S = 300  # an interruption notice is useless after the two-minut
 ROOT_DEVICE = "/dev/xvda"  # AL2023
 ROOT_VOLUME_IOPS = 16000
 ROOT_VOLUME_THROUGHPUT = 1000  # MiB/s; needs >= 4000 IOPS
-# At most one GPU node is disrupted voluntarily at a time (drift, emptiness, expiry).
+# At most one GPU node is disrupted voluntarily at a time (drift, emptiness).
 DISRUPTION_BUDGETS = [{"nodes": "1"}]
+# GPU nodes never expire. Karpenter's default (720h) expires the nodes launched together all
+# at once, and expiry is forceful — it ignores the budgets above: every model server would go
+# down together and download the model again. Nodes are still replaced when the EC2NodeClass
+# changes (a new pinned AMI release, versions.KARPENTER_AMI): that is drift, which respects
+# the budgets, one node at a time. Changing this value drifts (replaces) existing nodes once.
+EXPIRE_AFTER = "Never"
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
@@ -70,17 +80,39 @@ def root_volume_gib(quantity: str) -> int:
 def controller_policy(
     settings: Settings, *, partition: str, account_id: str, node_role_arn: str, queue_arn: str
 ) -> dict[str, Any]:
-    """The controller's permissions (Karpenter "Getting started" CloudFormation, v1), scoped to
-    resources tagged ``kubernetes.io/cluster/<cluster>: owned``, which Karpenter puts on all it creates."""
+    """The controller's permissions: upstream's "Getting started" CloudFormation policies for
+    v1.14.1, statement for statement (tests/reference_extra/karpenter-1.14.1), in one document.
+
+    Everything Karpenter creates is tagged ``kubernetes.io/cluster/<cluster>: owned``,
+    ``eks:eks-cluster-name: <cluster>`` and ``karpenter.sh/nodepool`` (instance profiles:
+    ``karpenter.k8s.aws/ec2nodeclass`` and ``topology.kubernetes.io/region``); the
+    conditions let it act only on what carries them.
+    """
     cluster, region = settings.cluster_name, settings.region
     owned = f"kubernetes.io/cluster/{cluster}"
+    cluster_arn = f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster}"
+    instance_profiles = f"arn:{partition}:iam::{account_id}:instance-profile/*"
 
     def ec2(resource: str, account: str = "*") -> str:
         return f"arn:{partition}:ec2:{region}:{account}:{resource}"
 
-    created = [ec2(r) for r in ("fleet/*", "instance/*", "volume/*", "network-interface/*", "launch-template/*")]
-    created.append(ec2("spot-instances-request/*"))
+    created = [
+        ec2(r)
+        for r in (
+            "fleet/*",
+            "instance/*",
+            "volume/*",
+            "network-interface/*",
+            "launch-template/*",
+            "spot-instances-request/*",
+        )
+    ]
     launch = ["ec2:RunInstances", "ec2:CreateFleet"]
+    request_tags = {f"aws:RequestTag/{owned}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
+    resource_owned = {f"aws:ResourceTag/{owned}": "owned"}
+    in_nodepool = {"StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}
+    profile_resource_tags = {**resource_owned, "aws:ResourceTag/topology.kubernetes.io/region": region}
+    profile_request_tags = {**request_tags, "aws:RequestTag/topology.kubernetes.io/region": region}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -102,14 +134,17 @@ def controller_policy(
                 "Effect": "Allow",
                 "Action": launch,
                 "Resource": ec2("launch-template/*"),
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{owned}": "owned"}},
+                "Condition": {"StringEquals": resource_owned, **in_nodepool},
             },
             {
                 "Sid": "AllowScopedEC2InstanceActionsWithTags",
                 "Effect": "Allow",
                 "Action": [*launch, "ec2:CreateLaunchTemplate"],
                 "Resource": created,
-                "Condition": {"StringEquals": {f"aws:RequestTag/{owned}": "owned"}},
+                "Condition": {
+                    "StringEquals": request_tags,
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+                },
             },
             {
                 "Sid": "AllowScopedResourceCreationTagging",
@@ -117,10 +152,13 @@ def controller_policy(
                 "Action": "ec2:CreateTags",
                 "Resource": created,
                 "Condition": {
+                    # ec2:CreateAction takes the bare API name of the call that creates
+                    # the resource: "ec2:RunInstances" would refuse tag-on-create.
                     "StringEquals": {
-                        f"aws:RequestTag/{owned}": "owned",
-                        "ec2:CreateAction": [*launch, "CreateLaunchTemplate"],
-                    }
+                        **request_tags,
+                        "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"],
+                    },
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
                 },
             },
             {
@@ -129,7 +167,9 @@ def controller_policy(
                 "Action": "ec2:CreateTags",
                 "Resource": ec2("instance/*"),
                 "Condition": {
-                    "StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
+                    "StringEquals": resource_owned,
+                    **in_nodepool,
+                    "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
                     "ForAllValues:StringEquals": {
                         "aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]
                     },
@@ -140,16 +180,79 @@ def controller_policy(
                 "Effect": "Allow",
                 "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
                 "Resource": [ec2("instance/*"), ec2("launch-template/*")],
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{owned}": "owned"}},
+                "Condition": {"StringEquals": resource_owned, **in_nodepool},
+            },
+            {
+                "Sid": "AllowPassingInstanceRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": node_role_arn,
+                "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileCreationActions",
+                "Effect": "Allow",
+                "Action": "iam:CreateInstanceProfile",
+                "Resource": instance_profiles,
+                "Condition": {
+                    "StringEquals": profile_request_tags,
+                    "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileTagActions",
+                "Effect": "Allow",
+                "Action": "iam:TagInstanceProfile",
+                "Resource": instance_profiles,
+                "Condition": {
+                    "StringEquals": {**profile_resource_tags, **profile_request_tags},
+                    "StringLike": {
+                        "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                        "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                    },
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileActions",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:AddRoleToInstanceProfile",
+                    "iam:RemoveRoleFromInstanceProfile",
+                    "iam:DeleteInstanceProfile",
+                ],
+                "Resource": instance_profiles,
+                "Condition": {
+                    "StringEquals": profile_resource_tags,
+                    "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+                },
+            },
+            {
+                "Sid": "AllowAPIServerEndpointDiscovery",
+                "Effect": "Allow",
+                "Action": "eks:DescribeCluster",
+                "Resource": cluster_arn,
+            },
+            {
+                "Sid": "AllowInterruptionQueueActions",
+                "Effect": "Allow",
+                "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+                "Resource": queue_arn,
+            },
+            {
+                "Sid": "AllowZonalShiftStatusReadOnly",
+                "Effect": "Allow",
+                "Action": "arc-zonal-shift:GetManagedResource",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}},
             },
             {
                 "Sid": "AllowRegionalReadActions",
                 "Effect": "Allow",
                 "Action": [
-                    "ec2:DescribeAvailabilityZones",
                     "ec2:DescribeCapacityReservations",
                     "ec2:DescribeImages",
                     "ec2:DescribeInstances",
+                    "ec2:DescribeInstanceStatus",  # instance status health checks
                     "ec2:DescribeInstanceTypeOfferings",
                     "ec2:DescribeInstanceTypes",
                     "ec2:DescribeLaunchTemplates",
@@ -169,48 +272,16 @@ def controller_policy(
             },
             {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
             {
-                "Sid": "AllowInterruptionQueueActions",
+                "Sid": "AllowUnscopedInstanceProfileListAction",
                 "Effect": "Allow",
-                "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-                "Resource": queue_arn,
-            },
-            {
-                "Sid": "AllowPassingInstanceRole",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": node_role_arn,
-                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-            },
-            {
-                "Sid": "AllowScopedInstanceProfileCreationActions",
-                "Effect": "Allow",
-                "Action": ["iam:CreateInstanceProfile", "iam:TagInstanceProfile"],
-                "Resource": f"arn:{partition}:iam::{account_id}:instance-profile/*",
-                "Condition": {"StringEquals": {f"aws:RequestTag/{owned}": "owned"}},
-            },
-            {
-                "Sid": "AllowScopedInstanceProfileActions",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:AddRoleToInstanceProfile",
-                    "iam:RemoveRoleFromInstanceProfile",
-                    "iam:DeleteInstanceProfile",
-                    "iam:TagInstanceProfile",
-                ],
-                "Resource": f"arn:{partition}:iam::{account_id}:instance-profile/*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{owned}": "owned"}},
+                "Action": "iam:ListInstanceProfiles",
+                "Resource": "*",
             },
             {
                 "Sid": "AllowInstanceProfileReadActions",
                 "Effect": "Allow",
-                "Action": ["iam:GetInstanceProfile", "iam:ListInstanceProfiles"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "AllowAPIServerEndpointDiscovery",
-                "Effect": "Allow",
-                "Action": "eks:DescribeCluster",
-                "Resource": f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster}",
+                "Action": "iam:GetInstanceProfile",
+                "Resource": instance_profiles,
             },
         ],
     }
@@ -304,7 +375,7 @@ def node_class_spec(settings: Settings, role_name: Any) -> dict[str, Any]:
 
 def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The self-managed Karpenter GPU NodePool (``karpenter.k8s.aws/`` labels, the EC2NodeClass)."""
-    return gpu_node_pool_spec(
+    spec = gpu_node_pool_spec(
         settings,
         node_class_ref={"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": KARPENTER_GPU_NODEPOOL},
         # EC2 names families literally; never a category (ARCHITECTURE §6).
@@ -313,3 +384,5 @@ def node_pool_spec(settings: Settings, node_labels: dict[str, str] | None = None
         extra_requirements=[{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}],
         extra_disruption={"budgets": [dict(b) for b in DISRUPTION_BUDGETS]},
     )
+    spec["template"]["spec"]["expireAfter"] = EXPIRE_AFTER
+    return spec

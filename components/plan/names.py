@@ -66,10 +66,6 @@ class ReleaseNames:
     def decode_deployment(self) -> str:
         return f"{modelservice_fullname(self.modelservice)}-decode"
 
-    @property
-    def prefill_deployment(self) -> str:
-        return f"{modelservice_fullname(self.modelservice)}-prefill"
-
 
 RELEASES = ReleaseNames()
 

@@ -103,6 +103,7 @@ from . import (  # noqa: E402,F401  (registers the rules)
     mig,
     model_cache,
     model_fit,
+    network,
     pd,
     phases,
     simulation,

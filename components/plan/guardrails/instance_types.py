@@ -1,4 +1,4 @@
-"""GPU instance families: known, launchable by the provisioner, one category, within quota."""
+"""GPU instance families and capacity types: known, launchable by the provisioner, one category, within quota."""
 
 from __future__ import annotations
 
@@ -151,5 +151,30 @@ def spot_on_scarce_families(settings: Settings) -> Iterator[Finding]:
             f"spot capacity for {', '.join(scarce)} is among the scarcest on EC2: requests often fail with "
             "InsufficientInstanceCapacity and granted nodes are reclaimed with two minutes' notice, each "
             "costing a model reload.",
-            "keep on-demand in gpu.capacityTypes as a fallback, or use reserved capacity.",
+            "keep on-demand in gpu.capacityTypes as a fallback.",
         )
+
+
+@rule("GR-CAPACITY-RESERVED", scope=Scope.GPU_CAPACITY)
+def reserved_capacity_is_not_selected(settings: Settings) -> Iterator[Finding]:
+    """``reserved`` means capacity reservations (ODCRs, Capacity Blocks) the NodeClass selects
+    with capacityReservationSelectorTerms; neither NodeClass this program writes selects any.
+    (A managed node group's capacity type is GR-DRA-CAPACITY-TYPE.)"""
+    types = settings.gpu.capacity_types
+    if "reserved" not in types or not is_node_pool(settings):
+        return
+    others = [t for t in types if t != "reserved"]
+    outcome = (
+        f"'reserved' has no effect, the pool launches {' and '.join(others)} only"
+        if others
+        else "the pool can never launch a GPU node"
+    )
+    yield Finding(
+        "GR-CAPACITY-RESERVED",
+        Severity.ERROR,
+        key("gpu.capacityTypes"),
+        f"{types}: 'reserved' launches only into capacity reservations the NodeClass selects "
+        f"(capacityReservationSelectorTerms), and this program selects none: {outcome}.",
+        "remove 'reserved' from gpu.capacityTypes (use on-demand, spot or both); reserved capacity "
+        "is not supported yet.",
+    )
