@@ -15,7 +15,7 @@ from components.llmd import LlmdStack
 from components.model_cache import ModelCache
 from components.model_server_identity import ModelServerIdentity
 from components.observability import Observability
-from components.plan import capacity, cost, dynamo, efa, gpu_operator, lora, modes, observability, operations, outputs
+from components.plan import capacity, cost, dynamo, efa, gpu_operator, lora, modes, operations, outputs
 from components.plan.model_cache import model_uri as model_cache_uri
 from components.plan.pod_identity import model_servers_read_s3
 from components.preflight import preflight
@@ -43,7 +43,7 @@ if eks and modes.creates_gpu_capacity(settings):
         gpu_capacity = [GpuNodePool("gpu", settings, eks, node_labels=auto_mode_labels).node_pool]
 ops = settings.config
 monitoring = Observability("observability", settings, cluster.provider) if ops.observability.enabled else None
-if eks and modes.creates_gpu_capacity(settings) and settings.gpu.operator:
+if eks and gpu_operator.deployed(settings):
     # The DCGM ServiceMonitor is requested only when the Prometheus Operator CRDs are installed.
     operator = GpuOperator(
         "gpu-operator",
@@ -116,7 +116,7 @@ pulumi.export(
 )
 pulumi.export("loraAdapters", lora.adapters_output(settings))
 if monitoring is not None:
-    pulumi.export("grafana", observability.grafana_access())
+    pulumi.export("grafana", outputs.grafana_access(settings))
 if model_cache is not None:
     pulumi.export("modelCacheUri", model_cache.bucket.apply(lambda bucket: model_cache_uri(settings, bucket)))
 if modes.creates_gpu_capacity(settings):

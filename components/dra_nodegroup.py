@@ -13,13 +13,14 @@ from .cluster import AutoModeCluster
 from .config import Settings
 from .helm import release
 from .node_addons import NODE_ADDONS, node_addon
-from .plan import cluster_dns
+from .plan import cluster_dns, pod_identity
 from .plan import dra as plan
 from .plan.iam import EC2_TRUST, POD_IDENTITY_TRUST
 
 
 class DraNodeGroup(pulumi.ComponentResource):
-    """``capacity``: what model servers wait for (GPU nodes up, DNS for them, DRA driver installed)."""
+    """``capacity``: what model servers wait for (GPU nodes up, DNS and the Pod Identity agent for them,
+    DRA driver installed)."""
 
     node_group: aws.eks.NodeGroup
     dra_driver: k8s.helm.v3.Release
@@ -43,10 +44,10 @@ class DraNodeGroup(pulumi.ComponentResource):
             )
             for arn in plan.NODE_ROLE_POLICIES
         ]
-        # Nodes join only with a CNI, and their pods resolve names only through coredns. Phase 2a's
-        # Karpenter installs the same add-ons: a 2a <-> 2b switch moves them (node_addons).
-        # coredns runs on Auto Mode nodes, so it needs no GPU node to turn ACTIVE: the node group
-        # (GPU spend) starts only once DNS works.
+        # Nodes join only with a CNI, their pods resolve names only through coredns and get Pod
+        # Identity credentials only from the agent. Phase 2a's Karpenter installs the same add-ons:
+        # a 2a <-> 2b switch moves them (node_addons). coredns runs on Auto Mode nodes, so it needs
+        # no GPU node to turn ACTIVE: the node group (GPU spend) starts only once DNS works.
         addons = {addon: node_addon(name, addon, settings, self, [cluster.cluster]) for addon in NODE_ADDONS}
         self.node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
@@ -103,5 +104,11 @@ class DraNodeGroup(pulumi.ComponentResource):
             values=plan.cluster_autoscaler_values(settings),
             opts=pulumi.ResourceOptions.merge(on_k8s, pulumi.ResourceOptions(depends_on=[identity, autoscaler_policy])),
         )
-        self.capacity = [self.node_group, addons[cluster_dns.ADDON], self.dra_driver]
+        # Model servers reading S3 (model cache, s3:// adapters) need the agent's DaemonSet on their node.
+        self.capacity = [
+            self.node_group,
+            addons[cluster_dns.ADDON],
+            addons[pod_identity.AGENT_ADDON],
+            self.dra_driver,
+        ]
         self.register_outputs({"nodeGroup": self.node_group.node_group_name})

@@ -1,14 +1,17 @@
 """SelfManagedNodeAddons: the EKS add-ons that nodes outside Auto Mode need to run pods.
 
-Auto Mode nodes bring pod networking, service routing and DNS with them, so an
-Auto Mode cluster has no VPC CNI, no kube-proxy and no CoreDNS Deployment
-(``AutoModeCluster`` turns pulumi-eks's own coredns add-on off). Nodes launched
-by self-managed Karpenter (phases 2a, 3) or a managed node group (2b,
-``DraNodeGroup``) do not: without the two DaemonSets they never become Ready,
-and without ``coredns`` their pods resolve no name (model downloads fail). The
-DaemonSets' own node affinity keeps them off Auto Mode nodes; coredns runs on
-Auto Mode nodes (``plan.cluster_dns``) and serves the GPU nodes' pods through
-the ``kube-dns`` Service.
+Auto Mode nodes bring pod networking, service routing, DNS and the EKS Pod
+Identity agent with them, so an Auto Mode cluster has no VPC CNI, no kube-proxy,
+no CoreDNS Deployment (``AutoModeCluster`` turns pulumi-eks's own coredns add-on
+off) and no Pod Identity agent DaemonSet. Nodes launched by self-managed
+Karpenter (phases 2a, 3) or a managed node group (2b, ``DraNodeGroup``) do not:
+without the two network DaemonSets they never become Ready, without ``coredns``
+their pods resolve no name (model downloads fail), and without the agent pods
+that read S3 through Pod Identity (model cache, ``s3://`` LoRA adapters) get no
+credentials. The DaemonSets' own node affinity keeps them off Auto Mode nodes
+and their default tolerations put them on the tainted GPU nodes
+(``plan.pod_identity``); coredns runs on Auto Mode nodes (``plan.cluster_dns``)
+and serves the GPU nodes' pods through the ``kube-dns`` Service.
 
 EKS allows one add-on of a name per cluster, so a switch between 2a and 2b must
 move the add-ons from one component to the other rather than create the second
@@ -25,11 +28,11 @@ import pulumi_aws as aws
 
 from .cluster import AutoModeCluster
 from .config import Settings
-from .plan import cluster_dns
+from .plan import cluster_dns, pod_identity
 
 TYPE = "llmd:cluster:SelfManagedNodeAddons"
 NETWORK_ADDONS = ("vpc-cni", "kube-proxy")  # DaemonSets on the non-Auto Mode nodes
-NODE_ADDONS = (*NETWORK_ADDONS, cluster_dns.ADDON)
+NODE_ADDONS = (*NETWORK_ADDONS, cluster_dns.ADDON, pod_identity.AGENT_ADDON)
 
 
 def _owners(addon: str) -> dict[str, pulumi.Output[str]]:
@@ -71,7 +74,7 @@ def node_addon(
 
 
 class SelfManagedNodeAddons(pulumi.ComponentResource):
-    """vpc-cni, kube-proxy and coredns for self-managed Karpenter's nodes."""
+    """vpc-cni, kube-proxy, coredns and the Pod Identity agent for self-managed Karpenter's nodes."""
 
     addons: list[aws.eks.Addon]
 

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from .config import Settings
 from .helm import release
 from .plan import observability as plan
+from .plan.outputs import grafana_access
 from .versions import OPERATIONS
 
 DASHBOARD_CONFIG_MAP = "llmd-eks-dashboards"
@@ -55,4 +56,4 @@ class Observability(pulumi.ComponentResource):
             spec=plan.prometheus_rule_spec(settings),
             opts=on_cluster(self.stack),
         )
-        self.register_outputs({"grafana": plan.grafana_access()})
+        self.register_outputs({"grafana": grafana_access(settings)})

@@ -69,7 +69,8 @@ class VersionProfile:
     inferencepool: HelmChart
     modelservice: HelmChart
     epp_image: Image
-    # The Prometheus metric the endpoint picker reads for KV-cache utilisation;
+    # The Prometheus metric the endpoint picker reads for KV-cache utilisation (vLLM's
+    # name; the dashboard and the KV-cache alert read it too, plan.observability);
     # the simulator's must be the same or kv-cache-utilization-scorer sees nothing.
     epp_kv_cache_metric: str
     vllm_image: Image

@@ -112,7 +112,7 @@ def test_one_coredns_add_on_exactly_where_nodes_outside_auto_mode_exist(phase: s
     recording = RUNS[phase]
     expected = 1 if phase in OUTSIDE_AUTO_MODE else 0
     assert len(addons(recording, cluster_dns.ADDON)) == expected
-    assert len(recording.of_type(ADDON)) == 3 * expected, "vpc-cni and kube-proxy come with it"
+    assert len(recording.of_type(ADDON)) == 4 * expected, "vpc-cni, kube-proxy and the Pod Identity agent with it"
     urns = [r.urn for r in recording.resources]
     assert len(urns) == len(set(urns))
 

@@ -246,9 +246,10 @@ def test_node_role_has_the_worker_node_policies() -> None:
 
 
 def test_node_addons_and_dns_come_before_the_nodes() -> None:
-    # Placement of coredns (Auto Mode nodes) and its owners across phases: tests/test_cluster_dns.py.
+    # Placement of coredns (Auto Mode nodes) and its owners across phases: tests/test_cluster_dns.py;
+    # of the Pod Identity agent (the GPU nodes): tests/test_pod_identity_agent.py.
     addons = {a.inputs["addonName"]: a for a in PHASE2B.of_type(ADDON)}
-    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns"}
+    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"}
     node_group = PHASE2B.one(NODE_GROUP)
     cluster = PHASE2B.one("eks:index:Cluster")
     assert {*(a.urn for a in addons.values()), cluster.urn} <= PHASE2B.waits_for(node_group)

@@ -29,6 +29,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 CHART = "llm-d-modelservice-v0.4.9"
 AWS_CLI = "public.ecr.aws/aws-cli/aws-cli:2.36.6"
+SIM_FLAGS = Path(__file__).parent / "reference_extra" / "llm-d-inference-sim-v0.8.1" / "flags.txt"
 
 HF_ADAPTER = {"name": "chat", "source": "hf://acme/qwen3-chat-lora"}
 S3_ADAPTERS = [
@@ -152,12 +153,36 @@ def test_hf_adapters_only_fetch_nothing_and_get_no_iam() -> None:
     assert "adapterFetchImage" not in rec.outputs["versions"]
 
 
-def test_simulated_servers_get_no_adapters_fetch_or_iam() -> None:
+def simulator_flag_values(args: list[str], flag: str) -> list[str]:
+    """The values the simulator reads after ``flag``: every argument up to the next ``--`` one
+    (llm-d-inference-sim v0.8.1, pkg/common/parser.go getParamValueFromArgs)."""
+    start = args.index(flag) + 1
+    end = next((i for i in range(start, len(args)) if args[i].startswith("--")), len(args))
+    return args[start:end]
+
+
+def test_simulated_servers_serve_the_adapters_by_name_without_fetch_or_iam() -> None:
+    """The simulator accepts requests for registered adapters, so routing to them works without GPUs."""
     rec = RUNS["s3-simulated"]
     decode = modelservice(rec)["decode"]
-    assert "initContainers" not in decode and "--enable-lora" not in decode["containers"][0]["args"]
+    args = decode["containers"][0]["args"]
+    modules = [json.loads(module) for module in simulator_flag_values(args, "--lora-modules")]
+    adapters = [HF_ADAPTER, *S3_ADAPTERS]
+    assert modules == [{"name": a["name"], "path": a["source"]} for a in adapters]
+    assert simulator_flag_values(args, "--max-loras") == [str(len(adapters))]
+    known = set(SIM_FLAGS.read_text().split())
+    assert {arg.removeprefix("--") for arg in args if arg.startswith("--")} <= known
+    assert rec.outputs["loraAdapters"] == [{"name": a["name"], "source": a["source"]} for a in adapters]
+    # Nothing is loaded: no fetch, no IAM, no vLLM flags.
+    assert "initContainers" not in decode and "--enable-lora" not in args
     assert not rec.of_type(IDENTITY) and not rec.of_type(ROLE_POLICY) and not rec.of_type(POD_IDENTITY)
-    assert any(w.startswith("[GR-SIM-LORA]") for w in rec.warnings)
+    [warning] = [w for w in rec.warnings if w.startswith("[GR-SIM-LORA]")]
+    assert "by name" in warning and "not fetched" in warning
+
+
+def test_simulator_without_adapters_gets_no_lora_flags() -> None:
+    args = modelservice(_run(model={"simulate": True}))["decode"]["containers"][0]["args"]
+    assert "--lora-modules" not in args and "--max-loras" not in args
 
 
 # ---- the fetch script, run for real with a stand-in `aws` --------------------------------
@@ -299,7 +324,20 @@ def test_s3_adapters_need_this_programs_cluster() -> None:
     assert not [f for f in evaluate(settings_for([HF_ADAPTER], **existing)) if f.id == "GR-LORA-S3-EKS"]
     simulated = settings_for(S3_ADAPTERS, **existing, model={"simulate": True})
     assert {f.id for f in evaluate(simulated) if f.id.startswith("GR-LORA")} == set(), "ignored, with GR-SIM-LORA"
-    assert not [f for f in evaluate(settings_for(S3_ADAPTERS)) if f.id.startswith("GR-LORA")]
+    assert not [f for f in evaluate(settings_for(S3_ADAPTERS)) if f.id.startswith("GR-LORA-S3")]
+
+
+def test_lora_rank_above_vllms_default_needs_the_flag() -> None:
+    """vLLM rejects an adapter of a rank above --max-lora-rank (default 16) once the model is loaded:
+    adapters without that flag are a warning; setting it (any value, either spelling) acknowledges it."""
+    [finding] = [f for f in evaluate(settings_for([HF_ADAPTER])) if f.id == "GR-LORA-MAX-RANK"]
+    assert (finding.severity, finding.key) == (Severity.WARNING, "llmd-eks:model.loraAdapters")
+    assert "16" in finding.message and "--max-lora-rank" in finding.fix and "model.extraArgs" in finding.fix
+    for extra in (["--max-lora-rank", "64"], ["--max-lora-rank=16"]):
+        acknowledged = settings_for([HF_ADAPTER], model={"extraArgs": extra})
+        assert not [f for f in evaluate(acknowledged) if f.id == "GR-LORA-MAX-RANK"], extra
+    for quiet in (settings_for([]), settings_for([HF_ADAPTER], model={"simulate": True})):
+        assert not [f for f in evaluate(quiet) if f.id == "GR-LORA-MAX-RANK"]
 
 
 def test_s3_adapters_need_a_region() -> None:

@@ -9,6 +9,7 @@ reference PodMonitor/ServiceMonitor CRDs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import mockrun
+from components import mockrun, versions
 from components.config import ConfigError, not_implemented, resolve
 from components.jobs import copy_model_to_s3 as copier
 from components.mockrun import Recording, Registration
-from components.plan import model_cache, observability, pod_identity
+from components.plan import gpu_operator, model_cache, observability, pod_identity
 from components.plan.guardrails import Severity, evaluate
 from components.plan.names import RELEASES, modelservice_fullname
 from tests import contracts, known_keys
@@ -248,9 +249,61 @@ def test_dashboard_configmap_is_picked_up_by_the_grafana_sidecar() -> None:
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
 
 
+def _shows_dcgm(dashboard: dict[str, Any]) -> bool:
+    return any("DCGM_FI_DEV_GPU_UTIL" in t["expr"] for p in dashboard["panels"] for t in p["targets"])
+
+
 def test_dashboard_shows_dcgm_where_the_gpu_operator_runs() -> None:
-    with_operator = observability.dashboard(settings_for(gpu={"operator": True}))
-    assert any("DCGM_FI_DEV_GPU_UTIL" in t["expr"] for p in with_operator["panels"] for t in p["targets"])
+    assert _shows_dcgm(observability.dashboard(settings_for(gpu={"operator": True})))
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"model": {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 2}},
+        {"cluster": {"mode": "existing", "kubeconfigContext": "kind-llmd"}},
+    ],
+    ids=["simulated", "existing-cluster"],
+)
+def test_dashboard_has_no_dcgm_panel_where_the_operator_is_not_deployed(where: dict[str, Any]) -> None:
+    """Phase 1.5 asks for the operator, but only GPU capacity this program creates gets it."""
+    settings = settings_for(phase="1.5", **where)
+    assert settings.gpu.operator and not gpu_operator.deployed(settings)
+    assert not _shows_dcgm(observability.dashboard(settings))
+
+
+@pytest.mark.parametrize(("stack", "deployed"), [("Pulumi.phase2a.yaml", True), ("Pulumi.sim.yaml", False)])
+def test_dcgm_panel_follows_the_operator_release(stack: str, deployed: bool) -> None:
+    """Both stacks in a phase whose preset asks for the operator; the simulated one gets none."""
+    name, config, secrets = stack_config(ROOT / stack)
+    if not deployed:
+        config["llmd-eks:phase"] = "1.5"
+    config["llmd-eks:observability"] = {"enabled": True}
+    rec = mockrun.run_program(name, config, secrets)
+    cm = rec.one("kubernetes:core/v1:ConfigMap", "observability-dashboards").inputs
+    dashboard = json.loads(cm["data"]["llmd-eks-serving.json"])
+    assert _shows_dcgm(dashboard) is deployed
+    assert bool([r for r in rec.helm_releases() if r.inputs["name"] == "gpu-operator"]) is deployed
+
+
+@pytest.mark.parametrize("simulate", [False, True], ids=["vllm", "simulator"])
+def test_dashboard_and_alert_read_the_profiles_kv_cache_metric(monkeypatch: pytest.MonkeyPatch, simulate: bool) -> None:
+    """The name comes from the version profile (vLLM's is the endpoint picker's), not a literal."""
+    profile = versions.PROFILES["v0.6"]
+    renamed = dataclasses.replace(
+        profile,
+        epp_kv_cache_metric="vllm:gpu_cache_usage_perc",
+        simulator_image=dataclasses.replace(profile.simulator_image, kv_cache_metric="sim:kv_cache_usage_perc"),
+    )
+    monkeypatch.setitem(versions.PROFILES, "v0.6", renamed)
+    model = {"name": "Qwen/Qwen3-8B", "tensorParallelism": 1, "replicas": 2, "simulate": simulate}
+    settings = settings_for(model=model)
+    expected = "sim:kv_cache_usage_perc" if simulate else "vllm:gpu_cache_usage_perc"
+    [panel] = [p for p in observability.dashboard(settings)["panels"] if p["title"] == "KV-cache usage"]
+    rules = observability.prometheus_rule_spec(settings)["groups"][0]["rules"]
+    [alert] = [r for r in rules if r["alert"] == "LlmdKvCacheSaturated"]
+    for expr in (panel["targets"][0]["expr"], alert["expr"]):
+        assert f"{expected}{{" in expr and "vllm:kv_cache_usage_perc" not in expr
 
 
 def test_alert_rules_are_valid_and_cover_the_seed_cases() -> None:
@@ -277,6 +330,17 @@ def test_grafana_output_says_how_to_reach_it() -> None:
     )
     assert "kube-prometheus-stack-grafana" in grafana["adminPasswordCommand"]
     assert grafana["url"] == "http://localhost:3000"
+
+
+def test_grafana_commands_aim_at_an_existing_clusters_context() -> None:
+    """Like portForwardCommand: the commands work whatever kubectl's current context is."""
+    stack, config, _ = stack_config(ROOT / "Pulumi.local.yaml")
+    config["llmd-eks:observability"] = {"enabled": True}
+    rec = mockrun.run_program(stack, config)
+    grafana = rec.outputs["grafana"]
+    assert rec.outputs["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward ")
+    assert grafana["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward -n monitoring ")
+    assert grafana["adminPasswordCommand"].startswith("kubectl --context kind-llmd get secret -n monitoring ")
 
 
 def test_chart_derived_names() -> None:

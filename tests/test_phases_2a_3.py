@@ -381,9 +381,9 @@ def test_gpu_nodepool_is_karpenter_s_and_distinct_from_auto_mode_s(recording: Re
     assert not recording.custom_resources("eks.amazonaws.com/v1", "NodeClass"), "no Auto Mode GPU pool"
 
 
-def test_self_managed_nodes_get_cni_kube_proxy_and_dns(recording: Recording) -> None:
+def test_self_managed_nodes_get_cni_kube_proxy_dns_and_the_pod_identity_agent(recording: Recording) -> None:
     addons = {r.inputs["addonName"] for r in recording.of_type("aws:eks/addon:Addon")}
-    assert addons == {"vpc-cni", "kube-proxy", "coredns"}
+    assert addons == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"}
 
 
 def test_ordering_karpenter_before_its_custom_resources(recording: Recording) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from . import modes
 
 RELEASE = "gpu-operator"
 NAMESPACE = "gpu-operator"
@@ -30,6 +31,12 @@ NAMESPACE = "gpu-operator"
 DEVICE_PLUGIN_DEPLOY_LABEL = "nvidia.com/gpu.deploy.device-plugin"
 # The MIG manager applies the mig-parted profile named by this node label.
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+
+
+def deployed(settings: Settings) -> bool:
+    """The operator runs on the GPU nodes this program creates; ``gpu.operator`` alone asks for nothing
+    where there are none (``model.simulate``, an existing cluster)."""
+    return modes.creates_gpu_capacity(settings) and settings.gpu.operator
 
 
 def gpu_node_labels(settings: Settings, *, auto_mode_nodes: bool) -> dict[str, str]:

@@ -1,13 +1,15 @@
-"""LoRA adapters: vLLM flags, the S3 fetch before vLLM starts, and the S3 read grant.
+"""LoRA adapters: vLLM and simulator flags, the S3 fetch before vLLM starts, and the S3 read grant.
 
 vLLM loads an adapter from Hugging Face or a local folder. An ``s3://`` adapter
 is therefore copied into a pod-local ``emptyDir`` by one init container per
 adapter (the AWS CLI, with the model-server ServiceAccount's Pod Identity
-credentials), and vLLM is given that folder.
+credentials), and vLLM is given that folder. The simulator (``model.simulate``)
+serves the adapters by name and loads nothing, so nothing is fetched for it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +17,10 @@ from .. import versions
 from ..config import LoraAdapter, S3Location, Settings
 from . import modes
 
+# vLLM's LoRA buffers hold adapters up to this rank unless told otherwise (--max-lora-rank); it rejects
+# a higher-rank adapter when loading it ("LoRA rank 32 is greater than max_lora_rank 16").
+MAX_RANK_FLAG = "--max-lora-rank"
+VLLM_DEFAULT_MAX_RANK = 16
 # vLLM's /v1/load_lora_adapter and /v1/unload_lora_adapter answer only with this set.
 RUNTIME_UPDATES_ENV = {"name": "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "value": "True"}
 
@@ -33,7 +39,7 @@ FETCH_SCRIPT = (
 
 
 def s3_adapters(settings: Settings) -> list[LoraAdapter]:
-    """The ``s3://`` adapters vLLM is given (none for the simulator, which gets no adapters)."""
+    """The ``s3://`` adapters vLLM fetches (none for the simulator, which loads no adapter)."""
     if not modes.uses_gpus(settings):
         return []
     return [a for a in settings.model.lora_adapters if a.s3_location is not None]
@@ -47,6 +53,11 @@ def local_path(adapter: LoraAdapter) -> str:
     return f"{ADAPTERS_DIR}/{adapter.name}"
 
 
+def sets_max_rank(settings: Settings) -> bool:
+    """``model.extraArgs`` gives vLLM ``--max-lora-rank`` (as ``--max-lora-rank N`` or ``=N``)."""
+    return any(arg.split("=", 1)[0] == MAX_RANK_FLAG for arg in settings.model.extra_args)
+
+
 def vllm_args(settings: Settings) -> list[str]:
     adapters = settings.model.lora_adapters
     if not adapters:
@@ -54,6 +65,17 @@ def vllm_args(settings: Settings) -> list[str]:
     # `name=org/repo`: vLLM resolves a path that is not local as a Hugging Face repository.
     modules = [f"{a.name}={a.hf_repo or local_path(a)}" for a in adapters]
     return ["--enable-lora", "--max-loras", str(len(adapters)), "--lora-modules", *modules]
+
+
+def simulator_args(settings: Settings) -> list[str]:
+    """llm-d-inference-sim (v0.8.1): ``--lora-modules`` takes one JSON object per adapter (every argument
+    up to the next flag) and registers its name, so requests for it are served and routed like vLLM's;
+    the path is not read."""
+    adapters = settings.model.lora_adapters
+    if not adapters:
+        return []
+    modules = [json.dumps({"name": a.name, "path": a.source}, separators=(",", ":")) for a in adapters]
+    return ["--max-loras", str(len(adapters)), "--lora-modules", *modules]
 
 
 def vllm_env(settings: Settings) -> list[dict[str, Any]]:

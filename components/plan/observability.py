@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from . import gpu_operator
 from .names import RELEASES, modelservice_fullname
 
 NAMESPACE = "monitoring"
@@ -102,6 +103,13 @@ def _vllm(settings: Settings, metric: str) -> str:
     return f'{metric}{{namespace="{settings.serving.namespace}"}}'
 
 
+def kv_cache_metric(settings: Settings) -> str:
+    """KV-cache utilisation as the deployed model servers name it (version profile): the simulator's,
+    or vLLM's, which is the name the endpoint picker reads."""
+    profile = settings.profile
+    return profile.simulator_image.kv_cache_metric if settings.model.simulate else profile.epp_kv_cache_metric
+
+
 def _quantile(settings: Settings, q: float, histogram: str) -> str:
     bucket = _vllm(settings, f"{histogram}_bucket")
     return f"histogram_quantile({q}, sum by (le) (rate({bucket}[5m])))"
@@ -139,7 +147,7 @@ def dashboard(settings: Settings) -> dict[str, Any]:
         ),
         (
             "KV-cache usage",
-            [(f"max by (pod) ({_vllm(settings, 'vllm:kv_cache_usage_perc')})", "{{pod}}")],
+            [(f"max by (pod) ({_vllm(settings, kv_cache_metric(settings))})", "{{pod}}")],
             "percentunit",
         ),
         (
@@ -178,7 +186,7 @@ def dashboard(settings: Settings) -> dict[str, Any]:
             "s",
         ),
     ]
-    if settings.gpu.operator:
+    if gpu_operator.deployed(settings):
         # DCGM exporter (GPU Operator); Auto Mode nodes without the operator expose no DCGM metrics.
         panels_spec.append(
             (
@@ -231,7 +239,7 @@ def prometheus_rule_spec(settings: Settings) -> dict[str, Any]:
                     },
                     {
                         "alert": "LlmdKvCacheSaturated",
-                        "expr": f"max by (pod) ({_vllm(settings, 'vllm:kv_cache_usage_perc')}) > 0.95",
+                        "expr": f"max by (pod) ({_vllm(settings, kv_cache_metric(settings))}) > 0.95",
                         "for": "5m",
                         "labels": {"severity": "warning"},
                         "annotations": {
@@ -258,18 +266,4 @@ def prometheus_rule_spec(settings: Settings) -> dict[str, Any]:
                 ],
             }
         ]
-    }
-
-
-def grafana_access() -> dict[str, str]:
-    """The ``grafana`` stack output: how to reach Grafana and read its generated admin password."""
-    service = grafana_service()
-    ports = f"{GRAFANA_LOCAL_PORT}:{GRAFANA_SERVICE_PORT}"
-    return {
-        "portForwardCommand": f"kubectl port-forward -n {NAMESPACE} svc/{service} {ports}",
-        "url": f"http://localhost:{GRAFANA_LOCAL_PORT}",
-        "adminUser": GRAFANA_ADMIN_USER,
-        "adminPasswordCommand": (
-            f"kubectl get secret -n {NAMESPACE} {service} -o jsonpath='{{.data.admin-password}}' | base64 -d"
-        ),
     }

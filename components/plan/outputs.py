@@ -6,7 +6,7 @@ import json
 
 from .. import versions
 from ..config import Settings
-from . import dynamo, efa, modes
+from . import dynamo, efa, gpu_operator, modes, observability
 from .llmd import gateway_service_address
 
 LOCAL_PORT = 8080
@@ -42,6 +42,21 @@ def port_forward_command(settings: Settings) -> str:
     return f"{kubectl(settings)} port-forward -n {namespace} svc/{service} {LOCAL_PORT}:{port}"
 
 
+def grafana_access(settings: Settings) -> dict[str, str]:
+    """The ``grafana`` stack output: how to reach Grafana and read its generated admin password."""
+    kubectl_ = kubectl(settings)
+    namespace, service = observability.NAMESPACE, observability.grafana_service()
+    ports = f"{observability.GRAFANA_LOCAL_PORT}:{observability.GRAFANA_SERVICE_PORT}"
+    return {
+        "portForwardCommand": f"{kubectl_} port-forward -n {namespace} svc/{service} {ports}",
+        "url": f"http://localhost:{observability.GRAFANA_LOCAL_PORT}",
+        "adminUser": observability.GRAFANA_ADMIN_USER,
+        "adminPasswordCommand": (
+            f"{kubectl_} get secret -n {namespace} {service} -o jsonpath='{{.data.admin-password}}' | base64 -d"
+        ),
+    }
+
+
 def chat_completions_curl(settings: Settings) -> str:
     body = json.dumps(
         {
@@ -63,7 +78,7 @@ def deployed_versions(settings: Settings) -> dict[str, str]:
             deployed["routingSidecar"] = settings.profile.routing_sidecar_image.ref
     if not modes.creates_gpu_capacity(settings):
         return deployed
-    if settings.gpu.operator:
+    if gpu_operator.deployed(settings):
         deployed["gpuOperator"] = versions.GPU_OPERATOR.version
     if settings.gpu.provisioner == "managed-node-group":
         deployed["draDriver"] = versions.DRA_DRIVER.version

@@ -7,6 +7,7 @@ gateway, the endpoint picker, the route and the metrics work without GPUs.
 from __future__ import annotations
 
 from ..config import Settings
+from . import lora
 from .names import MODEL_SERVER_PORT
 
 # The simulator asks Hugging Face whether --model exists; if it does, it needs a
@@ -40,4 +41,6 @@ def args(settings: Settings) -> list[str]:
         f"{latency.time_to_first_token_ms}ms",
         "--inter-token-latency",
         f"{latency.inter_token_latency_ms}ms",
+        # Last: the simulator takes every argument after --lora-modules up to the next flag.
+        *lora.simulator_args(settings),
     ]

@@ -16,14 +16,29 @@ def _sources(settings: Settings) -> str:
 
 
 @rule("GR-SIM-LORA")
-def simulator_gets_no_adapters(settings: Settings) -> Iterator[Finding]:
+def simulator_serves_adapters_by_name_only(settings: Settings) -> Iterator[Finding]:
     if settings.model.simulate and settings.model.lora_adapters:
         yield Finding(
             "GR-SIM-LORA",
             Severity.WARNING,
             _KEY,
-            "LoRA adapters are vLLM flags and are not given to the simulator (s3:// ones are not fetched and get "
-            "no IAM access); they apply when model.simulate is false.",
+            "the simulator serves the LoRA adapters by name only: their sources are not fetched or checked "
+            "(s3:// ones get no IAM access) until model.simulate is false.",
+        )
+
+
+@rule("GR-LORA-MAX-RANK")
+def adapter_rank_above_vllms_default(settings: Settings) -> Iterator[Finding]:
+    if modes.uses_gpus(settings) and settings.model.lora_adapters and not lora.sets_max_rank(settings):
+        yield Finding(
+            "GR-LORA-MAX-RANK",
+            Severity.WARNING,
+            _KEY,
+            f"vLLM serves LoRA adapters up to rank {lora.VLLM_DEFAULT_MAX_RANK} unless {lora.MAX_RANK_FLAG} says "
+            "otherwise and rejects one of a higher rank (`r` in its adapter_config.json) when it loads it: for "
+            "model.loraAdapters at start, after the model weights, on GPU time.",
+            f'add ["{lora.MAX_RANK_FLAG}", "<the highest r of your adapters: 8, 16, 32, 64, ...>"] to '
+            f"model.extraArgs (also to silence this when every adapter is rank {lora.VLLM_DEFAULT_MAX_RANK} or less).",
         )
 
 
