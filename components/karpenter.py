@@ -3,7 +3,7 @@
 Creates the node role (EC2_LINUX access entry), the interruption queue and its
 EventBridge rules, the controller's IAM role bound through EKS Pod Identity,
 the discovery tags Karpenter selects by, the add-ons self-managed nodes need
-(vpc-cni, kube-proxy, coredns), the controller release (which installs the
+(vpc-cni, kube-proxy, coredns, the Pod Identity agent), the controller release (which installs the
 Karpenter CRDs) and then the EC2NodeClass and NodePool, each waiting for the
 release itself.
 """
