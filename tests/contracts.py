@@ -133,7 +133,7 @@ def _convert_node(node: dict[str, Any]) -> None:
             _convert_node(node[key])
 
 
-def _apply_defaults(schema: Mapping[str, Any], value: Any) -> None:
+def apply_defaults(schema: Mapping[str, Any], value: Any) -> None:
     """Fill in ``default``s in place, as the API server does before it validates."""
     if isinstance(value, dict):
         properties = schema.get("properties", {})
@@ -141,14 +141,14 @@ def _apply_defaults(schema: Mapping[str, Any], value: Any) -> None:
             if name not in value and "default" in child:
                 value[name] = copy.deepcopy(child["default"])
             if name in value:
-                _apply_defaults(child, value[name])
+                apply_defaults(child, value[name])
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
             for name in value.keys() - properties.keys():
-                _apply_defaults(extra, value[name])
+                apply_defaults(extra, value[name])
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for item in value:
-            _apply_defaults(schema["items"], item)
+            apply_defaults(schema["items"], item)
 
 
 @cache
@@ -168,7 +168,7 @@ def validate_custom_resource(obj: Mapping[str, Any]) -> list[str]:
     """
     validator = _crd_validator(obj["apiVersion"], obj["kind"])
     defaulted = copy.deepcopy(dict(obj))
-    _apply_defaults(validator.schema, defaulted)
+    apply_defaults(validator.schema, defaulted)
     name = obj.get("metadata", {}).get("name", "?")
     errors = sorted(validator.iter_errors(defaulted), key=lambda e: (e.json_path, e.message))
     return [f"{obj['kind']} {name!r} {error.json_path}: {error.message}" for error in errors]

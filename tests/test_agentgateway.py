@@ -3,7 +3,7 @@
 The agentgateway charts and the AgentgatewayParameters CRD are not in
 ../shared/reference; their key lists at the pinned version live in
 tests/reference_extra/ (see the PROVENANCE notes there) and are checked with
-tests/extra_contracts.py.
+tests/extra_reference.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from components import mockrun, versions
 from components.config import not_implemented, resolve
 from components.mockrun import Recording, Registration
 from components.plan.names import RELEASES
-from tests import contracts, extra_contracts
+from tests import contracts, extra_reference
 from tests.conftest import base_config
 from tests.test_program import RUNS as ISTIO_RUNS
 
@@ -248,34 +248,34 @@ def test_llm_d_values_are_valid_and_known(recording: Recording) -> None:
 
 def test_agentgateway_values_are_known(recording: Recording) -> None:
     for release, chart in (("agentgateway-crds", AGW_CRDS_CHART), ("agentgateway", AGW_CHART)):
-        assert extra_contracts.unknown_values_keys(chart, values(recording.release(release))) == [], release
+        assert extra_reference.unknown_values_keys(chart, values(recording.release(release))) == [], release
 
 
 def test_agentgateway_parameters_use_known_fields(recording: Recording) -> None:
     for params in parameters(recording):
         spec = params.inputs["spec"]
-        assert extra_contracts.unknown_paths(AGW_CRDS_CHART, AGWP_FIELDS, spec) == []
+        assert extra_reference.key_list(AGW_CRDS_CHART, AGWP_FIELDS).unknown_fields(spec) == []
         assert all(isinstance(v, str) for v in spec["service"]["metadata"]["annotations"].values())
 
 
 def test_key_checks_catch_typos() -> None:
-    assert extra_contracts.unknown_values_keys(AGW_CHART, {"inferenceExtension": {"enable": True}}) == [
+    assert extra_reference.unknown_values_keys(AGW_CHART, {"inferenceExtension": {"enable": True}}) == [
         f"{AGW_CHART}: unknown values key 'inferenceExtension.enable'"
     ]
-    assert extra_contracts.unknown_values_keys(AGW_CHART, {"gatewayClassParametersRefs": {"x": {"name": "n"}}}) == []
-    assert extra_contracts.unknown_values_keys(AGW_CRDS_CHART, {"installGatewayApi": False}) != []
-    typo = {"service": {"annotations": {}}}
-    assert extra_contracts.unknown_paths(AGW_CRDS_CHART, AGWP_FIELDS, typo) == ["service.annotations"]
-    overlay = {"service": {"spec": {"anything": 1}}}
-    assert extra_contracts.unknown_paths(AGW_CRDS_CHART, AGWP_FIELDS, overlay) == []
+    assert extra_reference.unknown_values_keys(AGW_CHART, {"gatewayClassParametersRefs": {"x": {"name": "n"}}}) == []
+    assert extra_reference.unknown_values_keys(AGW_CRDS_CHART, {"installGatewayApi": False}) != []
+    fields = extra_reference.key_list(AGW_CRDS_CHART, AGWP_FIELDS)
+    assert fields.unknown_fields({"service": {"annotations": {}}}) == ["service.annotations"]
+    assert fields.unknown_fields({"service": {"spec": {"anything": 1}}}) == []  # a free-form overlay
+    assert fields.unknown_fields({"env": [{"name": "A", "value": "1"}, {"name": "B", "valu": "2"}]}) == ["env[].valu"]
 
 
 def test_crd_chart_installs_no_gateway_api_crds() -> None:
     """Gateway API v1.5+ rejects charts bundling older Gateway API CRDs (ARCHITECTURE §6); the
     pinned agentgateway-crds chart has no values to turn such CRDs off, and installs none."""
-    crds = extra_contracts.lines(AGW_CRDS_CHART, "crds.txt")
+    crds = extra_reference.lines(AGW_CRDS_CHART, "crds.txt")
     assert crds and all(name.endswith(".agentgateway.dev") for name in crds)
-    assert extra_contracts.lines(AGW_CRDS_CHART, "values-keys.txt") == []
+    assert extra_reference.key_list(AGW_CRDS_CHART, extra_reference.VALUES_KEYS).keys == frozenset()
 
 
 # --- switching gateways ----------------------------------------------------------------------

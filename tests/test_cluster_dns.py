@@ -18,7 +18,7 @@ import pytest
 from components import mockrun
 from components.mockrun import Recording, Registration
 from components.plan import cluster_dns
-from tests import extra_contracts
+from tests import extra_reference
 from tests.conftest import HF_TOKEN, ROOT, stack_config
 
 ADDON = "aws:eks/addon:Addon"
@@ -155,7 +155,7 @@ def test_every_owner_registers_the_same_inputs() -> None:
 
 
 def test_configuration_values_fit_the_addon_schema() -> None:
-    schema = json.loads((extra_contracts.chart_dir(SCHEMA_DIR) / "configuration-schema.json").read_text())
+    schema = json.loads((extra_reference.folder(SCHEMA_DIR) / "configuration-schema.json").read_text())
     validator = jsonschema.Draft6Validator(schema)
     values = cluster_dns.addon_configuration()
     assert [error.message for error in validator.iter_errors(values)] == []
@@ -173,7 +173,7 @@ def test_coredns_runs_on_auto_mode_nodes_only() -> None:
         terms[0]["matchExpressions"]
     )
     # The add-on's own default placement is kept: Linux nodes of both architectures, replicas spread over hosts.
-    schema = json.loads((extra_contracts.chart_dir(SCHEMA_DIR) / "configuration-schema.json").read_text())
+    schema = json.loads((extra_reference.folder(SCHEMA_DIR) / "configuration-schema.json").read_text())
     default = schema["definitions"]["Coredns"]["properties"]["affinity"]["default"]["affinity"]
     default_terms = default["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert all(expr in terms[0]["matchExpressions"] for expr in default_terms[0]["matchExpressions"])
@@ -183,7 +183,7 @@ def test_coredns_runs_on_auto_mode_nodes_only() -> None:
 def test_coredns_never_holds_a_gpu_node() -> None:
     """Tolerations are left at the add-on's default, which does not tolerate the GPU taint."""
     assert "tolerations" not in cluster_dns.addon_configuration()
-    schema = json.loads((extra_contracts.chart_dir(SCHEMA_DIR) / "configuration-schema.json").read_text())
+    schema = json.loads((extra_reference.folder(SCHEMA_DIR) / "configuration-schema.json").read_text())
     default_tolerations = schema["definitions"]["Coredns"]["properties"]["tolerations"]["default"]
     node_group_taint = RUNS["2b"].one(NODE_GROUP).inputs["taints"][0]
     gpu_taints = [

@@ -17,7 +17,7 @@ import pytest
 from components import mockrun
 from components.config import Settings
 from components.plan import karpenter
-from tests import extra_contracts
+from tests import extra_reference
 from tests.conftest import ROOT, stack_config, stack_settings
 
 REFERENCE = "karpenter-1.14.1"
@@ -28,7 +28,7 @@ QUEUE_ARN = f"arn:{PARTITION}:sqs:us-west-2:{ACCOUNT}:queue"
 
 
 def _upstream(name: str) -> Any:
-    return json.loads((extra_contracts.chart_dir(REFERENCE) / name).read_text())
+    return json.loads((extra_reference.folder(REFERENCE) / name).read_text())
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -24,7 +24,7 @@ from components.mockrun import Recording, Registration
 from components.plan import gpu_operator, model_cache, observability, pod_identity
 from components.plan.guardrails import Severity, evaluate
 from components.plan.names import RELEASES, modelservice_fullname
-from tests import contracts, known_keys
+from tests import contracts, extra_reference
 from tests.conftest import HF_TOKEN, base_config, stack_config
 from tests.test_reference import LIST_ITEM_KEYS
 
@@ -36,7 +36,9 @@ BUCKET = "aws:s3/bucket:Bucket"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 ACCOUNT = "123456789012"  # components.mockrun's caller identity
-EXTRA = known_keys.EXTRA
+KPS_CHART = "kube-prometheus-stack-88.3.0"  # tests/reference_extra folders (see their PROVENANCE)
+KEDA_CHART = "keda-2.20.2"
+PROMETHEUS_RULE_FIELDS = ("prometheus-operator-v0.93.0", "prometheusrule-v1-fields.txt")
 ROOT = Path(__file__).resolve().parent.parent
 
 OBSERVABILITY_ON = {"observability": {"enabled": True}}
@@ -162,10 +164,11 @@ def test_kube_prometheus_stack_is_pinned_and_selects_every_namespace() -> None:
 
 
 def test_kube_prometheus_stack_values_are_known_keys() -> None:
-    known = known_keys.load(EXTRA / "kube-prometheus-stack-88.3.0" / "values-keys.tsv")
     kps = values(releases(RUNS["observability"])["kube-prometheus-stack"])
-    assert known_keys.unknown_values(kps, known) == []
-    assert known_keys.unknown_values({"grafana": {"adminPasword": "x"}}, known) == ["grafana.adminPasword"]
+    assert extra_reference.unknown_values_keys(KPS_CHART, kps) == []
+    assert extra_reference.unknown_values_keys(KPS_CHART, {"grafana": {"adminPasword": "x"}}) == [
+        f"{KPS_CHART}: unknown values key 'grafana.adminPasword'"
+    ]
 
 
 def test_llm_d_charts_switch_their_monitors_on() -> None:
@@ -308,10 +311,10 @@ def test_dashboard_and_alert_read_the_profiles_kv_cache_metric(monkeypatch: pyte
 
 def test_alert_rules_are_valid_and_cover_the_seed_cases() -> None:
     rule = RUNS["observability"].one(PROMETHEUS_RULE).inputs
-    known = known_keys.load(EXTRA / "prometheus-operator-v0.93.0" / "prometheusrule-fields.tsv")
+    fields = extra_reference.key_list(*PROMETHEUS_RULE_FIELDS)
     obj = {"apiVersion": rule["apiVersion"], "kind": rule["kind"], "metadata": rule["metadata"], "spec": rule["spec"]}
-    assert known_keys.unknown_fields(obj, known) == []
-    assert known_keys.missing_required(obj, known) == []
+    assert fields.unknown_fields(obj) == []
+    assert fields.missing_required(obj) == []
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert set(alerts) == {"LlmdQueueGrowing", "LlmdKvCacheSaturated", "LlmdModelServersNotReady"}
     assert "vllm:num_requests_waiting" in alerts["LlmdQueueGrowing"]["expr"]
@@ -319,8 +322,8 @@ def test_alert_rules_are_valid_and_cover_the_seed_cases() -> None:
     assert modelservice_fullname(RELEASES.modelservice) in alerts["LlmdModelServersNotReady"]["expr"]
     # A broken rule is caught: an unknown field and a missing expr.
     broken = {"spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expresion": "1"}]}]}}
-    assert known_keys.unknown_fields(broken, known) == ["spec.groups[].rules[].expresion"]
-    assert known_keys.missing_required(broken, known) == ["spec.groups[].rules[].expr"]
+    assert fields.unknown_fields(broken) == ["spec.groups[].rules[].expresion"]
+    assert fields.missing_required(broken) == ["spec.groups[].rules[].expr"]
 
 
 def test_grafana_output_says_how_to_reach_it() -> None:
@@ -384,8 +387,10 @@ def test_keda_and_scaled_object() -> None:
 
 
 def test_keda_values_are_known_keys() -> None:
-    known = known_keys.load(EXTRA / "keda-2.20.2" / "values-keys.tsv")
-    assert known_keys.unknown_values(values(releases(RUNS["autoscaling"])["keda"]), known) == []
+    assert extra_reference.unknown_values_keys(KEDA_CHART, values(releases(RUNS["autoscaling"])["keda"])) == []
+    assert extra_reference.unknown_values_keys(KEDA_CHART, {"operator": {"replicas": 1}}) == [
+        f"{KEDA_CHART}: unknown values key 'operator.replicas'"
+    ]
 
 
 def test_keda_comes_before_the_scaled_object() -> None:

@@ -18,7 +18,7 @@ import yaml
 
 from components import mockrun
 from components.mockrun import Recording, Registration
-from tests import contracts, extra_contracts
+from tests import contracts, extra_reference
 from tests.conftest import HF_TOKEN, ROOT, STACK_FILES, stack_config
 from tests.test_reference import LIST_ITEM_KEYS
 
@@ -739,7 +739,7 @@ def test_custom_resources_validate_against_their_crds(recording: Recording) -> N
             assert contracts.validate_custom_resource(obj) == [], f"{reg.type} {reg.name}"
         else:
             assert kind in EXTRA_SCHEMAS, f"{reg.type} {reg.name}: no reference schema"
-            assert extra_contracts.validate_schema(*EXTRA_SCHEMAS[kind], obj) == [], f"{reg.type} {reg.name}"
+            assert extra_reference.validate_schema(*EXTRA_SCHEMAS[kind], obj) == [], f"{reg.type} {reg.name}"
         kinds.add(kind)
     assert {("karpenter.k8s.aws/v1", "EC2NodeClass"), ("karpenter.sh/v1", "NodePool")} <= kinds
     if phase(recording) == "3":
@@ -772,7 +772,7 @@ def test_helm_values_are_valid_and_known(recording: Recording) -> None:
             chart = SHARED_CHARTS[name]
             assert contracts.validate_helm_values(chart, vals, LIST_ITEM_KEYS.get(chart)) == [], name
         elif name in EXTRA_CHARTS:
-            assert extra_contracts.unknown_values_keys(EXTRA_CHARTS[name], vals) == [], name
+            assert extra_reference.unknown_values_keys(EXTRA_CHARTS[name], vals) == [], name
         else:
             assert name in ISTIO, f"release {name} has no reference data"
 
@@ -781,14 +781,14 @@ def test_contract_checks_catch_typos_in_what_phase_3_and_2a_emit() -> None:
     contracts.require_reference()
     graph = cr_object(BY_NAME["3-disaggregated"].one(DGD))
     graph["spec"]["services"]["VllmDecodeWorker"]["replica"] = 2
-    errors = extra_contracts.validate_schema(*EXTRA_SCHEMAS[("nvidia.com/v1alpha1", "DynamoGraphDeployment")], graph)
+    errors = extra_reference.validate_schema(*EXTRA_SCHEMAS[("nvidia.com/v1alpha1", "DynamoGraphDeployment")], graph)
     assert any("'replica' was unexpected" in e for e in errors)
     platform = values(BY_NAME["phase3"].release("dynamo-platform"))
     platform["nats"]["config"]["jetstream"]["fileStore"]["pvc"]["enable"] = False
-    assert extra_contracts.unknown_values_keys("dynamo-platform-1.0.0", platform) == [
+    assert extra_reference.unknown_values_keys("dynamo-platform-1.0.0", platform) == [
         "dynamo-platform-1.0.0: unknown values key 'nats.config.jetstream.fileStore.pvc.enable'"
     ]
-    assert extra_contracts.unknown_values_keys("aws-efa-k8s-device-plugin-v0.5.30", {"toleration": []}) == [
+    assert extra_reference.unknown_values_keys("aws-efa-k8s-device-plugin-v0.5.30", {"toleration": []}) == [
         "aws-efa-k8s-device-plugin-v0.5.30: unknown values key 'toleration'"
     ]
     node_class = cr_object(BY_NAME["phase2a"].one(EC2NODECLASS))

@@ -18,7 +18,7 @@ from components import mockrun
 from components.mockrun import Recording, Registration
 from components.plan import pod_identity
 from components.plan.modes import NODEPOOL_LABEL
-from tests import extra_contracts
+from tests import extra_reference
 from tests.conftest import ROOT, stack_config
 from tests.test_cluster_dns import NODE_GROUP, NODEPOOL, OUTSIDE_AUTO_MODE, PHASES, RUNS, addons, tolerates
 
@@ -27,7 +27,7 @@ COMPUTE_TYPE = "eks.amazonaws.com/compute-type"
 NODE_GROUP_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 S3_ADAPTER = {"name": "sql", "source": "s3://team-adapters/qwen3/sql"}
 DEFAULTS = json.loads(
-    (extra_contracts.chart_dir("eks-pod-identity-agent-v0.1.37") / "placement-defaults.json").read_text()
+    (extra_reference.folder("eks-pod-identity-agent-v0.1.37") / "placement-defaults.json").read_text()
 )
 
 

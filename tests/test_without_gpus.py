@@ -4,7 +4,6 @@ existing clusters (cluster.mode: existing), asserted from the recorded graph."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +13,14 @@ from components.config import ConfigError, Settings, not_implemented, resolve
 from components.mockrun import Recording
 from components.plan import guardrails, simulator
 from components.plan.guardrails import Scope, Severity
-from tests import contracts
+from tests import contracts, extra_reference
 from tests.conftest import base_config
 from tests.test_program import CONFIGS, RUNS, on_eks, simulated
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 MODELSERVICE_CHART = "llm-d-modelservice-v0.4.9"
-SIM_FLAGS = Path(__file__).parent / "reference_extra" / "llm-d-inference-sim-v0.8.1" / "flags.txt"
+SIM_FLAGS = ("llm-d-inference-sim-v0.8.1", "flags.txt")  # tests/reference_extra (see its PROVENANCE)
 RUN = dict(RUNS)
 
 
@@ -119,7 +118,7 @@ def test_latency_settings_reach_the_simulator(run: Callable[..., Recording]) -> 
 @pytest.mark.parametrize("name", SIMULATED)
 def test_simulator_gets_only_flags_it_knows(name: str) -> None:
     # The simulator exits on an unknown flag (pflag.ContinueOnError), e.g. vLLM's --gpu-memory-utilization.
-    known = set(SIM_FLAGS.read_text().split())
+    known = set(extra_reference.lines(*SIM_FLAGS))
     args = decode(RUN[name])["containers"][0]["args"]
     assert {arg.removeprefix("--") for arg in args if arg.startswith("--")} <= known
 
