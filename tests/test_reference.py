@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.mockrun import Recording
-from tests import contracts
+from tests import contracts, extra_reference
 from tests.test_program import RUNS
 
 # Release name -> reference chart folder.
@@ -132,9 +132,11 @@ def test_auto_mode_nodeclass_uses_only_documented_fields(recording: Recording) -
         assert spec["role"] and spec["subnetSelectorTerms"] and spec["securityGroupSelectorTerms"]
 
 
-# Releases whose charts are not in ../shared/reference: Istio's, and the operations charts
-# (kube-prometheus-stack, keda) checked against tests/reference_extra in tests/test_operations.py.
+# Releases whose charts are not in ../shared/reference: Istio's (checked below against
+# tests/reference_extra), and the operations charts (kube-prometheus-stack, keda) checked
+# against tests/reference_extra in tests/test_operations.py.
 OTHER_NAMESPACES = {"istio-system", "monitoring", "keda"}
+ISTIO_CHARTS = {"istio-base": "istio-base-1.29.1", "istiod": "istiod-1.29.1"}
 
 
 def test_every_llm_d_release_has_a_reference_chart(recording: Recording) -> None:
@@ -146,9 +148,22 @@ def test_helm_values_are_valid_and_known(recording: Recording) -> None:
     for reg in recording.helm_releases():
         chart = CHARTS.get(reg.inputs["name"])
         if chart is None:
-            continue  # Istio's charts are not in ../shared/reference
+            continue  # Istio's charts: test_istio_values_are_known_keys
         values = dict(reg.inputs.get("values", {}))
         assert contracts.validate_helm_values(chart, values, LIST_ITEM_KEYS.get(chart)) == [], reg.name
+
+
+def test_istio_values_are_known_keys(recording: Recording) -> None:
+    for reg in recording.helm_releases():
+        chart = ISTIO_CHARTS.get(reg.inputs["name"])
+        if chart is not None:
+            assert extra_reference.unknown_values_keys(chart, dict(reg.inputs.get("values", {}))) == [], reg.name
+
+
+def test_istiod_key_list_catches_the_pre_1_21_layout() -> None:
+    # istiod 1.29 takes `env` at the top level; `pilot.env` would be ignored without a word.
+    assert extra_reference.unknown_values_keys("istiod-1.29.1", {"env": {"X": "1"}}) == []
+    assert extra_reference.unknown_values_keys("istiod-1.29.1", {"pilot": {"env": {"X": "1"}}}) != []
 
 
 def test_init_container_keys_are_the_schemas_container_fields() -> None:
