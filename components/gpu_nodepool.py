@@ -8,8 +8,8 @@ import pulumi_kubernetes as k8s
 
 from .cluster import AutoModeCluster
 from .config import Settings
+from .node_role import node_role
 from .plan import nodepool
-from .plan.iam import EC2_TRUST
 from .plan.names import GPU_NODEPOOL
 
 
@@ -25,23 +25,17 @@ class GpuNodePool(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("llmd:gpu:GpuNodePool", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(f"{name}-node-role", assume_role_policy=EC2_TRUST, opts=child)
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child
-            )
-            for arn in nodepool.AUTO_NODE_ROLE_POLICIES
-        ]
         # A custom NodeClass's role needs an EC2 access entry with the Auto node policy.
-        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster.cluster])
-        entry = aws.eks.AccessEntry(
-            f"{name}-access-entry",
-            cluster_name=settings.cluster_name,
-            principal_arn=role.arn,
-            type="EC2",
-            opts=after_cluster,
+        nodes = node_role(
+            name,
+            settings,
+            cluster,
+            policies=nodepool.AUTO_NODE_ROLE_POLICIES,
+            access_entry_type="EC2",
+            access_entry_name=f"{name}-access-entry",
+            parent=self,
         )
+        role, attachments, entry = nodes.role, nodes.attachments, nodes.access_entry
         association = aws.eks.AccessPolicyAssociation(
             f"{name}-auto-node-policy",
             cluster_name=settings.cluster_name,

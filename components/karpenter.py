@@ -21,8 +21,9 @@ from .cluster import AutoModeCluster
 from .config import Settings
 from .helm import release
 from .node_addons import SelfManagedNodeAddons
+from .node_role import node_role
 from .plan import karpenter as plan
-from .plan.iam import EC2_TRUST, POD_IDENTITY_TRUST
+from .plan.iam import POD_IDENTITY_TRUST
 from .plan.names import KARPENTER_GPU_NODEPOOL
 from .plan.network import KARPENTER_DISCOVERY_TAG
 
@@ -47,20 +48,16 @@ class KarpenterGpu(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=invoke).partition
 
         # Nodes: role, managed policies, and the access entry that lets them join.
-        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=EC2_TRUST, opts=child)
-        node_policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{arn.rsplit('/', 1)[1]}", role=node_role.name, policy_arn=arn, opts=child
-            )
-            for arn in plan.NODE_ROLE_POLICIES
-        ]
-        node_entry = aws.eks.AccessEntry(
-            f"{name}-node-access-entry",
-            cluster_name=settings.cluster_name,
-            principal_arn=node_role.arn,
-            type=plan.NODE_ACCESS_ENTRY_TYPE,
-            opts=after_cluster,
+        nodes = node_role(
+            name,
+            settings,
+            cluster,
+            policies=plan.NODE_ROLE_POLICIES,
+            access_entry_type=plan.NODE_ACCESS_ENTRY_TYPE,
+            access_entry_name=f"{name}-node-access-entry",
+            parent=self,
         )
+        node_iam_role, node_policies, node_entry = nodes.role, nodes.attachments, nodes.access_entry
 
         # Interruption handling: EC2/Health events -> SQS -> Karpenter drains the node first.
         queue = aws.sqs.Queue(
@@ -88,7 +85,7 @@ class KarpenterGpu(pulumi.ComponentResource):
         controller_policy = aws.iam.RolePolicy(
             f"{name}-controller",
             role=controller_role.id,
-            policy=pulumi.Output.all(partition, account_id, node_role.arn, queue.arn).apply(
+            policy=pulumi.Output.all(partition, account_id, node_iam_role.arn, queue.arn).apply(
                 lambda v: json.dumps(
                     plan.controller_policy(
                         settings, partition=v[0], account_id=v[1], node_role_arn=v[2], queue_arn=v[3]
@@ -148,7 +145,7 @@ class KarpenterGpu(pulumi.ComponentResource):
             api_version="karpenter.k8s.aws/v1",
             kind="EC2NodeClass",
             metadata={"name": KARPENTER_GPU_NODEPOOL},
-            spec=plan.node_class_spec(settings, node_role.name),
+            spec=plan.node_class_spec(settings, node_iam_role.name),
             opts=on_cluster(self.release, node_entry, *node_policies, *discovery),
         )
         self.node_pool = k8s.apiextensions.CustomResource(
