@@ -54,9 +54,7 @@ class ModelCache(pulumi.ComponentResource):
         namespace, writer = settings.serving.namespace, plan.WRITER_SERVICE_ACCOUNT
         writer_role = aws.iam.Role(
             f"{name}-writer",
-            assume_role_policy=account_id.apply(
-                lambda a: json.dumps(iam.trust_policy(iam.POD_IDENTITY_PRINCIPAL, source_account=a))
-            ),
+            assume_role_policy=account_id.apply(iam.pod_identity_trust),
             description=f"llmd-eks model cache writer: {namespace}/{writer}",
             opts=child,
         )

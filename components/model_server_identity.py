@@ -37,9 +37,7 @@ class ModelServerIdentity(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             name,
-            assume_role_policy=account_id.apply(
-                lambda a: json.dumps(iam.trust_policy(iam.POD_IDENTITY_PRINCIPAL, source_account=a))
-            ),
+            assume_role_policy=account_id.apply(iam.pod_identity_trust),
             description=f"llmd-eks model servers: {namespace}/{service_account}",
             opts=child,
         )
