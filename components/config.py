@@ -15,10 +15,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel, to_snake
 
 from . import versions
 
@@ -30,11 +38,42 @@ Provisioner = Literal["auto-mode", "karpenter", "managed-node-group"]
 ServingStack = Literal["llm-d", "dynamo"]
 ServingPath = Literal["inference-scheduling", "pd-disaggregation"]
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|K|M|G|T|P)?$")
-_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _K8S_VERSION = re.compile(r"^1\.([0-9]+)$")
 MIN_AUTO_MODE_MINOR = 29
+# Node disks (the NodeClass's ephemeral storage, EBS root volumes) come in whole GiB.
+_WHOLE_GIB = re.compile(r"^([1-9][0-9]*)(Gi|Ti)$")
+_GIB_PER_UNIT = {"Gi": 1, "Ti": 1024}
+
+
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    """A regular-expression check whose error says what is expected in words, not the expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+Duration = Annotated[str, _matching(r"^([0-9]+(s|m|h))+$", "a duration like 30s, 10m, 1h or 1h30m")]
+DiskSize = Annotated[
+    str,
+    _matching(
+        _WHOLE_GIB.pattern,
+        "a disk size in whole Gi or Ti, like 500Gi or 1Ti (node disks are whole GiB; no decimals, "
+        "no G/GB or byte counts)",
+    ),
+]
+DnsLabel = Annotated[
+    str,
+    _matching(
+        r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        "a Kubernetes name: lowercase letters, digits and '-', starting and ending with a letter or digit, "
+        "at most 63 characters",
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -46,7 +85,7 @@ class _Strict(BaseModel):
 
 
 class ExistingVpc(_Strict):
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]+$")
+    vpc_id: Annotated[str, _matching(r"^vpc-[0-9a-f]+$", "a VPC id like vpc-0123456789abcdef0")]
     private_subnet_ids: list[str] = Field(min_length=2)
     public_subnet_ids: list[str] = Field(default_factory=list)
 
@@ -60,7 +99,16 @@ class ExistingVpc(_Strict):
 
 
 class ClusterConfig(_Strict):
-    name: str | None = Field(default=None, pattern=r"^[a-zA-Z][-a-zA-Z0-9]{0,99}$")
+    name: (
+        Annotated[
+            str,
+            _matching(
+                r"^[a-zA-Z][-a-zA-Z0-9]{0,99}$",
+                "an EKS cluster name: a letter, then letters, digits and '-', at most 100 characters",
+            ),
+        ]
+        | None
+    ) = None
     kubernetes_version: str = "1.34"
     vpc_cidr: str = "10.0.0.0/16"
     existing_vpc: ExistingVpc | None = None
@@ -69,6 +117,18 @@ class ClusterConfig(_Strict):
     protect: bool = False
     mode: Literal["eks-auto", "existing"] = "eks-auto"
     kubeconfig_context: str = ""
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _unquoted_version(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # YAML reads an unquoted 1.30 as the number 1.3, and minors below 10
+            # are long gone: a one-digit minor was written with a trailing 0.
+            text = str(value)
+            meant = f"{text}0" if len(text.partition(".")[2]) == 1 else text
+            dropped = f" (an unquoted {meant} reads as {text})" if meant != text else ""
+            raise ValueError(f'a number, not a version{dropped}; write it quoted: "{meant}"')
+        return value
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -115,8 +175,8 @@ class GpuConfig(_Strict):
         default_factory=lambda: ["on-demand"], min_length=1
     )
     max_gpus: int = Field(default=16, gt=0)
-    ephemeral_storage: str = Field(default="500Gi", pattern=_QUANTITY.pattern)
-    consolidate_after: str = Field(default="30s", pattern=_DURATION.pattern)
+    ephemeral_storage: DiskSize = "500Gi"
+    consolidate_after: Duration = "30s"
     provisioner: Provisioner | None = None
     operator: bool | None = None
     dra: bool | None = None
@@ -129,8 +189,18 @@ class GpuConfig(_Strict):
     @model_validator(mode="after")
     def _node_bounds(self) -> GpuConfig:
         if self.min_nodes > self.max_nodes:
-            raise ValueError(f"minNodes ({self.min_nodes}) is larger than maxNodes ({self.max_nodes})")
+            raise ValueError(
+                f"minNodes ({self.min_nodes}) is larger than maxNodes ({self.max_nodes}); "
+                "lower gpu.minNodes or raise gpu.maxNodes"
+            )
         return self
+
+    @property
+    def ephemeral_storage_gib(self) -> int:
+        """``ephemeralStorage`` in GiB, the unit of every node disk it sizes."""
+        match = _WHOLE_GIB.match(self.ephemeral_storage)
+        assert match is not None  # DiskSize
+        return int(match.group(1)) * _GIB_PER_UNIT[match.group(2)]
 
 
 _HF_SOURCE = re.compile(r"^hf://[^/\s]+/[^/\s]+$")
@@ -149,7 +219,13 @@ class S3Location:
 
 
 class LoraAdapter(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
+    name: Annotated[
+        str,
+        _matching(
+            r"^[A-Za-z0-9][-A-Za-z0-9_.]*$",
+            "an adapter name of letters, digits, '-', '_' and '.', starting with a letter or digit",
+        ),
+    ]
     source: str
 
     @field_validator("source")
@@ -183,7 +259,13 @@ class SimulatorConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    name: str = Field(default="Qwen/Qwen3-32B", pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[-A-Za-z0-9_.]+$")
+    name: Annotated[
+        str,
+        _matching(
+            r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[-A-Za-z0-9_.]+$",
+            "a Hugging Face repo id <org>/<model>, e.g. Qwen/Qwen3-8B",
+        ),
+    ] = "Qwen/Qwen3-32B"
     tensor_parallelism: int = Field(default=2, ge=1)
     replicas: int = Field(default=8, ge=0)
     max_model_len: int = Field(default=32768, gt=0)
@@ -217,7 +299,7 @@ class PrefillConfig(_Strict):
 
 
 class ServingConfig(_Strict):
-    namespace: str = Field(default="llm-d", pattern=_DNS_LABEL.pattern)
+    namespace: DnsLabel = "llm-d"
     gateway: Literal["istio", "agentgateway"] = "istio"
     exposure: Literal["cluster-ip", "internal-nlb", "internet-nlb"] = "cluster-ip"
     release: str = versions.DEFAULT_PROFILE
@@ -237,14 +319,19 @@ class ObservabilityConfig(_Strict):
     enabled: bool = True
 
 
-_CRON = re.compile(r"^\S+( \S+){4}$")  # five fields: KEDA's cron scaler has no seconds field
-_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+# Five fields: KEDA's cron scaler has no seconds field.
+Cron = Annotated[
+    str, _matching(r"^\S+( \S+){4}$", 'a five-field cron time (minute hour day month weekday), like "0 20 * * 1-5"')
+]
+TimeZone = Annotated[
+    str, _matching(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", "an IANA time zone like UTC or Europe/Berlin")
+]
 
 
 class OffPeakConfig(_Strict):
-    timezone: str = Field(default="UTC", pattern=_TIMEZONE.pattern)
-    start: str = Field(default="0 20 * * 1-5", pattern=_CRON.pattern)
-    end: str = Field(default="0 8 * * 1-5", pattern=_CRON.pattern)
+    timezone: TimeZone = "UTC"
+    start: Cron = "0 20 * * 1-5"
+    end: Cron = "0 8 * * 1-5"
     replicas: int = Field(default=1, ge=0)
 
 
@@ -270,10 +357,22 @@ class AutoscalingConfig(_Strict):
 class ModelCacheConfig(_Strict):
     enabled: bool = False
     # An existing bucket's name; empty: the program creates one.
-    bucket: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: Annotated[
+        str,
+        _matching(
+            r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "an S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-'), or empty",
+        ),
+    ] = ""
     # Key prefix under which models live (s3://<bucket>/<prefix><org>/<model>/).
     # No wildcards: the prefix scopes the IAM policies, where `*` would widen them.
-    prefix: str = Field(default="models/", pattern=r"^$|^[A-Za-z0-9!_.'()-]+(/[A-Za-z0-9!_.'()-]+)*/$")
+    prefix: Annotated[
+        str,
+        _matching(
+            r"^$|^[A-Za-z0-9!_.'()-]+(/[A-Za-z0-9!_.'()-]+)*/$",
+            "empty, or a key prefix ending in '/' of letters, digits and !_.'()- (no wildcards), like models/",
+        ),
+    ] = "models/"
 
 
 class StackConfig(_Strict):
@@ -313,10 +412,6 @@ PHASE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-# Phases whose components exist. Others are accepted by the model but refused
-# by `not_implemented` before anything is registered.
-IMPLEMENTED_PHASES: frozenset[str] = frozenset({"1", "1.5", "2a", "2b", "3"})
-
 
 class ConfigError(ValueError):
     """Invalid stack configuration; the message names each key and the fix."""
@@ -335,6 +430,8 @@ class Settings:
     cluster_name: str
     has_hf_token: bool
     region: str | None = None  # aws:region; required unless cluster.mode is existing
+    # "section.key" -> the value the phase preset filled in, as validated
+    # (with the model's defaults inside nested objects).
     preset_applied: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -361,6 +458,13 @@ class Settings:
     def profile(self) -> versions.VersionProfile:
         return versions.PROFILES[self.config.serving.release]
 
+    def explicit(self, section: str) -> frozenset[str]:
+        """The camelCase keys of ``section`` the stack file sets. The phase preset is
+        merged in before validation, so its fills are in ``model_fields_set`` too: not counted."""
+        values: BaseModel = getattr(self.config, to_snake(section))
+        preset = {path.partition(".")[2] for path in self.preset_applied if path.startswith(f"{section}.")}
+        return frozenset(to_camel(name) for name in values.model_fields_set) - preset
+
 
 def _key(loc: tuple[int | str, ...]) -> str:
     path = ".".join(str(part) for part in loc)
@@ -368,22 +472,40 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return f"{NAMESPACE}:{top}" + (f".{rest}" if rest else "")
 
 
+_MODELS: dict[str, type[_Strict]] = {model.__name__: model for model in _Strict.__subclasses__()}
+
+
+def _expected_object(class_name: str, value: Any) -> str:
+    """Say what a section or sub-object looks like, not which class it is."""
+    model = _MODELS[class_name]
+    if "enabled" in model.model_fields and str(value).lower() in {"true", "false"}:
+        return f"expected an object, e.g. {{enabled: {str(value).lower()}}}"
+    return f"expected an object with the keys {', '.join(to_camel(name) for name in model.model_fields)}"
+
+
 def _describe(error: dict[str, Any]) -> str:
     key = _key(error["loc"])
     kind = error["type"]
-    if kind == "extra_forbidden":
-        return f"{key}: unknown key (value {error['input']!r}); remove it or fix its spelling"
     value = error.get("input")
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {message} (got {value!r}); see the README's configuration reference"
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key (value {value!r}); remove it or fix its spelling"
+    if kind == "model_type":
+        message = _expected_object(error["ctx"]["class_name"], value)
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    # A check across keys (minNodes against maxNodes) gets the whole section as
+    # its input; its message names the values, the section would only be noise.
+    got = "" if kind == "value_error" and isinstance(value, dict) else f" (got {value!r})"
+    return f"{key}: {message}{got}; see the README's configuration reference"
 
 
-def _apply_preset(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fill the switches the phase implies where the user left them unset."""
+def _apply_preset(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Fill the switches the phase implies where the user left them unset; the
+    merged config and the ``section.key`` paths filled."""
     phase = raw.get("phase", "1")
     preset = PHASE_PRESETS.get(phase, {}) if isinstance(phase, str) else {}
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    applied: dict[str, Any] = {}
+    applied: list[str] = []
     for section, values in preset.items():
         target = merged.setdefault(section, {})
         if not isinstance(target, dict):
@@ -391,8 +513,16 @@ def _apply_preset(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         for key, value in values.items():
             if key not in target:
                 target[key] = value
-                applied[f"{section}.{key}"] = value
+                applied.append(f"{section}.{key}")
     return merged, applied
+
+
+def _resolved(config: StackConfig, path: str) -> Any:
+    """The validated value at ``section.key``, nested objects as camelCase dicts
+    (the preset's ``prefill: {}`` is ``{replicas: 2, tensorParallelism: 4}``)."""
+    section, _, key = path.partition(".")
+    value = getattr(getattr(config, to_snake(section)), to_snake(key))
+    return value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
 
 
 def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False, region: str | None = None) -> Settings:
@@ -411,23 +541,18 @@ def resolve(raw: dict[str, Any], stack: str, has_hf_token: bool = False, region:
         cluster_name=name,
         has_hf_token=has_hf_token,
         region=region,
-        preset_applied=applied,
+        preset_applied={path: _resolved(config, path) for path in applied},
     )
 
 
 def not_implemented(settings: Settings) -> list[str]:
     """Configuration this version accepts but cannot deploy yet: refused, never half-deployed."""
     cfg = settings.config
-    problems = []
-    if cfg.phase not in IMPLEMENTED_PHASES:
-        problems.append(
-            f"{NAMESPACE}:phase: phase {cfg.phase} is not implemented yet; "
-            f"implemented: {', '.join(sorted(IMPLEMENTED_PHASES))}"
-        )
     unbuilt = {
         "gpu.timeSlicing": (cfg.gpu.time_slicing is not None, "GPU time-slicing"),
     }
-    for key, (requested, what) in unbuilt.items():
-        if requested:
-            problems.append(f"{NAMESPACE}:{key}: {what} is not implemented yet")
-    return problems
+    return [
+        f"{NAMESPACE}:{key}: {what} is not implemented yet; remove {key}"
+        for key, (requested, what) in unbuilt.items()
+        if requested
+    ]

@@ -57,7 +57,7 @@ class DraNodeGroup(pulumi.ComponentResource):
             ami_type=plan.AMI_TYPE,
             instance_types=list(settings.gpu.instance_types),
             capacity_type=plan.capacity_type(settings),
-            disk_size=plan.disk_size_gib(settings),
+            disk_size=settings.gpu.ephemeral_storage_gib,  # images and the model download
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(**plan.scaling(settings)),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels=plan.node_labels(),

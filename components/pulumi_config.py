@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -18,16 +19,35 @@ def engine_values(config: Mapping[str, Any]) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
+# Namespaces of the providers and the engine a stack file may hold besides ours.
+OTHER_NAMESPACES = frozenset({"aws", "kubernetes", "pulumi", "eks"})
+_MISSPELT = 0.75  # difflib ratio from which a namespace reads as a misspelt llmd-eks (llmdeks: 0.93)
+
+
+def misspelt_namespace(namespace: str) -> bool:
+    """``llmdeks``, ``llmd_eks``, ``LLMD-EKS``: keys the program would otherwise skip without a word."""
+    if namespace == NAMESPACE or namespace in OTHER_NAMESPACES:
+        return False
+    return difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= _MISSPELT
+
+
 def namespace_values(engine_config: Mapping[str, Any], secret_keys: Collection[str]) -> dict[str, Any]:
     """The ``llmd-eks:`` keys without the namespace, objects decoded from JSON.
 
     Secrets stay out of plain data; one set without ``--secret`` is refused,
-    since it would sit in plain text in the stack file and the state.
+    since it would sit in plain text in the stack file and the state. A key whose
+    namespace is a misspelt ``llmd-eks`` is refused: skipped, the defaults would deploy.
     """
     raw: dict[str, Any] = {}
     problems = []
     for full_key, value in engine_config.items():
         namespace, _, key = full_key.partition(":")
+        if misspelt_namespace(namespace):
+            problems.append(
+                f"{full_key}: the namespace {namespace!r} is not {NAMESPACE!r}, so this key would be ignored "
+                f"and the defaults deployed; did you mean {NAMESPACE}:{key}?"
+            )
+            continue
         if namespace != NAMESPACE:
             continue
         if key in SECRET_KEYS:

@@ -97,11 +97,6 @@ def test_kv_cache_dtype_from_vllm_args(args: list[str], expected: int) -> None:
     assert capacity.kv_dtype_bytes(args) == expected
 
 
-@pytest.mark.parametrize(("quantity", "expected"), [("500Gi", 500 * GIB), ("1Ti", 1024 * GIB), ("200G", 200e9)])
-def test_storage_quantities(quantity: str, expected: float) -> None:
-    assert capacity.quantity_bytes(quantity) == expected
-
-
 def test_catalogues_cover_what_the_issue_asks() -> None:
     names = set(models.MODELS)
     for required in (

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components import mockrun
-from components.config import IMPLEMENTED_PHASES, PHASE_PRESETS, ConfigError, not_implemented, resolve
+from components.config import PHASE_PRESETS, ConfigError, resolve
 from components.pulumi_config import engine_values, namespace_values
 from tests.conftest import base_config
 
@@ -89,14 +89,6 @@ def test_program_registers_nothing_for_bad_configuration(raw: dict[str, Any], me
     with pytest.raises(pulumi.RunError, match=message):
         mockrun.run_program("bad", config, recording=recording)
     assert recording.resources == []
-
-
-@pytest.mark.parametrize("phase", sorted(PHASE_PRESETS))
-def test_every_phase_is_implemented(phase: str) -> None:
-    # Phases 2a and 3 were the last refused ones; a new phase starts outside IMPLEMENTED_PHASES.
-    assert phase in IMPLEMENTED_PHASES
-    settings = resolve({"phase": phase, "observability": {"enabled": False}}, "s", region="us-west-2")
-    assert not [p for p in not_implemented(settings) if p.startswith("llmd-eks:phase")]
 
 
 def test_a_plaintext_hf_token_is_refused_before_registration() -> None:

@@ -112,13 +112,6 @@ def test_autoscaler_may_scale_only_this_clusters_groups() -> None:
     assert not [a for s in statements.values() for a in s["Action"] if "*" in a]
 
 
-@pytest.mark.parametrize(
-    ("quantity", "gib"), [("500Gi", 500), ("1Ti", 1024), ("200000Mi", 196), ("500G", 466), ("100", 1)]
-)
-def test_disk_size_in_whole_gib(quantity: str, gib: int) -> None:
-    assert dra.disk_size_gib(settings(gpu={"ephemeralStorage": quantity})) == gib
-
-
 # --- guardrails ---------------------------------------------------------------------------------
 
 
@@ -318,16 +311,24 @@ def test_2b_has_no_auto_mode_gpu_pool_and_no_operator() -> None:
     assert versions["clusterAutoscalerImage"] == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.5"
 
 
+# The dev stack's GPUs (one L40S per replica) as a managed node group sizes them.
+DEV_NODE_GROUP = {"instanceTypes": ["g6e.xlarge"], "capacityTypes": ["on-demand"], "ephemeralStorage": "200Gi"}
+
+
 def test_node_group_uses_an_existing_vpcs_private_subnets() -> None:
     subnets = ["subnet-0a", "subnet-0b", "subnet-0c"]
     existing = {"vpcId": "vpc-0abc", "privateSubnetIds": subnets, "publicSubnetIds": ["subnet-0d"]}
-    recording = mockrun.run_program("existing", base_config(phase="2b", cluster={"existingVpc": existing}))
+    config = base_config(phase="2b", cluster={"existingVpc": existing}, gpu=DEV_NODE_GROUP)
+    recording = mockrun.run_program("existing", config)
     assert recording.one(NODE_GROUP).inputs["subnetIds"] == subnets
 
 
 def test_switching_phases_keeps_cluster_and_vpc_urns() -> None:
     types = ["eks:index:Cluster", "aws:ec2/vpc:Vpc"]
-    runs = {phase: mockrun.run_program("switch", base_config(phase=phase)) for phase in ("1", "1.5", "2b")}
+    # Moving to 2b, the stack trades the NodePool's keys (instanceFamilies, maxGpus) for the node group's.
+    configs = {"1": base_config(phase="1"), "1.5": base_config(phase="1.5")}
+    configs["2b"] = base_config(phase="2b", gpu=DEV_NODE_GROUP)
+    runs = {phase: mockrun.run_program("switch", config) for phase, config in configs.items()}
     urns = {phase: mockrun.urns(recording, types) for phase, recording in runs.items()}
     assert len(urns["1"]) == 2
     assert urns["1"] == urns["1.5"] == urns["2b"]

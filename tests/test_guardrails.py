@@ -228,10 +228,27 @@ def test_budget_counts_whole_nodes_and_prefill() -> None:
         if f.id == "GR-GPU-BUDGET"
     ]
     assert "need 2 GPUs (4 counted in whole nodes)" in whole.message
+    assert "decode 1 replica x 2 GPUs = 2 (4 in whole g6e.12xlarge nodes)" in whole.message
+    assert whole.fix.startswith("set gpu.maxGpus: 4,")
     # Phase 2a adds prefill workers (2 x TP 4) to the 8 x TP 2 decode replicas.
     (prefill,) = [f for f in findings(phase="2a") if f.id == "GR-GPU-BUDGET"]
     assert "need 24 GPUs" in prefill.message
     assert not [f for f in findings(phase="2a", gpu={"maxGpus": 24}) if f.id == "GR-GPU-BUDGET"]
+
+
+def test_budget_breaks_the_gpus_down_per_role_and_names_the_preset() -> None:
+    # The dev stack moved to 2a: maxGpus 2 against 2 x 1 decode GPUs and the preset's 2 x 4 prefill GPUs.
+    [budget] = [f for f in guardrails.evaluate(stack_settings("dev", phase="2a")) if f.id == "GR-GPU-BUDGET"]
+    assert "need 10 GPUs but gpu.maxGpus allows 2" in budget.message
+    assert "decode 2 replicas x 1 GPU = 2; prefill 2 replicas x 4 GPUs = 8" in budget.message
+    assert "from the phase 2a preset's serving.prefill" in budget.message
+    assert budget.fix.startswith("set gpu.maxGpus: 10, or lower model.replicas or serving.prefill.replicas")
+    assert "set serving.prefill to size them" in budget.fix
+    # Prefill set in the stack file: its numbers are the user's, not the preset's.
+    own = stack_settings("dev", phase="2a", serving={"prefill": {"replicas": 1, "tensorParallelism": 4}})
+    [budget] = [f for f in guardrails.evaluate(own) if f.id == "GR-GPU-BUDGET"]
+    assert "prefill 1 replica x 4 GPUs = 4" in budget.message and "preset" not in budget.message + budget.fix
+    assert budget.fix.startswith("set gpu.maxGpus: 6,")
 
 
 def test_weights_fix_suggests_enough_tensor_parallelism() -> None:
@@ -329,6 +346,6 @@ def test_readme_documents_every_guardrail() -> None:
 
 def test_time_slicing_is_refused_until_a_karpenter_phase_builds_it() -> None:
     problems = not_implemented(settings(phase="2a", gpu={"timeSlicing": {"replicas": 4}}))
-    assert "llmd-eks:gpu.timeSlicing: GPU time-slicing is not implemented yet" in problems
+    assert "llmd-eks:gpu.timeSlicing: GPU time-slicing is not implemented yet; remove gpu.timeSlicing" in problems
     with pytest.raises(ConfigError, match=re.escape("llmd-eks:gpu.timeSlicing.replicas")):
         settings(gpu={"timeSlicing": {"replicas": 1}})

@@ -198,13 +198,6 @@ def test_refused_configurations_register_nothing(overrides: dict[str, Any], mess
 # --- pure plan functions ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("quantity", "gib"), [("500Gi", 500), ("1Ti", 1024), ("200G", 187), ("1000Mi", 1), ("1.5Ti", 1536)]
-)
-def test_root_volume_is_ephemeral_storage_in_whole_gib(quantity: str, gib: int) -> None:
-    assert karpenter.root_volume_gib(quantity) == gib
-
-
 def test_interruption_queue_name_fits_sqs() -> None:
     long_name = "c" + "x" * 99
     name = karpenter.queue_name(settings({"phase": "2a", "cluster": {"name": long_name}}))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components import mockrun, versions
-from components.config import ConfigError, Settings, not_implemented, resolve
+from components.config import ConfigError, Settings, resolve
 from components.mockrun import Recording
 from components.plan import guardrails, simulator
 from components.plan.guardrails import Scope, Severity
@@ -340,9 +340,9 @@ def test_no_warnings_for_plain_simulated_and_existing_stacks() -> None:
 # --- configuration ------------------------------------------------------------------------
 
 
-def test_simulation_and_existing_clusters_are_implemented() -> None:
+def test_an_existing_cluster_needs_no_region() -> None:
     raw = {"cluster": {"mode": "existing"}, "model": {"simulate": True}, "observability": {"enabled": False}}
-    assert not_implemented(resolve(raw, "s")) == [], "no aws:region needed on an existing cluster"
+    assert resolve(raw, "s").region is None  # no aws:region: nothing is created in AWS
 
 
 def test_simulator_defaults() -> None:

@@ -14,7 +14,6 @@ Memory model (per GPU of a replica, as vLLM sizes it at start-up):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,29 +44,6 @@ MODEL_NUMBERS = {
     "experts": "experts",
 }
 REQUIRED_MODEL_NUMBERS = ("parametersBillions", "layers", "kvHeads", "headDim")  # bytesPerParameter defaults to 2
-
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|K|M|G|T|P)?$")
-_QUANTITY_FACTORS = {
-    None: 1,
-    "K": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-    "Pi": 1024**5,
-}
-
-
-def quantity_bytes(quantity: str) -> float:
-    """A Kubernetes storage quantity (``500Gi``, ``1T``) in bytes."""
-    match = _QUANTITY.match(quantity)
-    if not match:
-        raise ValueError(f"{quantity!r} is not a storage quantity")
-    return float(match.group(1)) * _QUANTITY_FACTORS[match.group(2)]
 
 
 def gib(value: float) -> float:
@@ -129,7 +105,8 @@ class Role:
     name: str
     replicas: int
     tensor_parallelism: int
-    tp_key: str  # its config key, for messages
+    tp_key: str  # its config keys, for messages
+    replicas_key: str
 
 
 def peak_decode_replicas(settings: Settings) -> int:
@@ -141,10 +118,23 @@ def peak_decode_replicas(settings: Settings) -> int:
 def roles(settings: Settings) -> list[Role]:
     """Model-server groups at peak (what the GPU budget and the cost must hold)."""
     model = settings.model
-    found = [Role("decode", peak_decode_replicas(settings), model.tensor_parallelism, "model.tensorParallelism")]
+    replicas_key = "autoscaling.maxReplicas" if settings.config.autoscaling.enabled else "model.replicas"
+    found = [
+        Role(
+            "decode", peak_decode_replicas(settings), model.tensor_parallelism, "model.tensorParallelism", replicas_key
+        )
+    ]
     prefill = settings.serving.prefill
     if settings.serving.path == "pd-disaggregation" and prefill is not None:
-        found.append(Role("prefill", prefill.replicas, prefill.tensor_parallelism, "serving.prefill.tensorParallelism"))
+        found.append(
+            Role(
+                "prefill",
+                prefill.replicas,
+                prefill.tensor_parallelism,
+                "serving.prefill.tensorParallelism",
+                "serving.prefill.replicas",
+            )
+        )
     return found
 
 

@@ -8,8 +8,6 @@ Autoscaler scales. Auto Mode keeps serving system and CPU pods.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from .. import versions
@@ -41,9 +39,6 @@ AUTOSCALER_ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
 # Auto Mode nodes run the EKS Pod Identity agent built in; the autoscaler is
 # pinned to them, so the node group needs no eks-pod-identity-agent add-on.
 AUTO_MODE_NODE_SELECTOR = {"eks.amazonaws.com/compute-type": "auto"}
-
-_BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_DECIMAL_UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 
 
 def autoscaler_cluster_tag(cluster_name: str) -> str:
@@ -77,16 +72,6 @@ def scaling(settings: Settings) -> dict[str, int]:
 def capacity_type(settings: Settings) -> str:
     """ON_DEMAND or SPOT; guardrail GR-DRA-CAPACITY-TYPE allows exactly one of them."""
     return CAPACITY_TYPES[settings.gpu.capacity_types[0]]
-
-
-def disk_size_gib(settings: Settings) -> int:
-    """``gpu.ephemeralStorage`` as whole GiB for the node's root volume (images, model download)."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)", settings.gpu.ephemeral_storage)
-    if match is None:
-        raise ValueError(f"not a quantity: {settings.gpu.ephemeral_storage!r}")
-    number, unit = float(match.group(1)), match.group(2)
-    factor = _BINARY_UNITS.get(unit) or _DECIMAL_UNITS.get(unit) or 1
-    return math.ceil(number * factor / 2**30)
 
 
 def model_server_node_selector() -> dict[str, str]:

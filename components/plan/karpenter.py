@@ -7,8 +7,6 @@ so the two run side by side without fighting over nodes.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from .. import versions
@@ -58,23 +56,10 @@ DISRUPTION_BUDGETS = [{"nodes": "1"}]
 # the budgets, one node at a time. Changing this value drifts (replaces) existing nodes once.
 EXPIRE_AFTER = "Never"
 
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
-
 
 def queue_name(settings: Settings) -> str:
     """SQS names are at most 80 characters."""
     return f"{settings.cluster_name[:70]}-karpenter"
-
-
-def root_volume_gib(quantity: str) -> int:
-    """``gpu.ephemeralStorage`` as whole GiB (rounded up): the EC2NodeClass takes ``<n>Gi``."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KMGTP]i?)?", quantity)
-    if match is None:
-        raise ValueError(f"{quantity!r} is not a quantity")
-    number, unit = float(match.group(1)), match.group(2) or ""
-    size = number * (_BINARY.get(unit) or _DECIMAL[unit])
-    return math.ceil(size / 2**30)
 
 
 def controller_policy(
@@ -360,7 +345,7 @@ def node_class_spec(settings: Settings, role_name: Any) -> dict[str, Any]:
                 "deviceName": ROOT_DEVICE,
                 "rootVolume": True,
                 "ebs": {
-                    "volumeSize": f"{root_volume_gib(settings.gpu.ephemeral_storage)}Gi",
+                    "volumeSize": f"{settings.gpu.ephemeral_storage_gib}Gi",
                     "volumeType": "gp3",
                     "iops": ROOT_VOLUME_IOPS,
                     "throughput": ROOT_VOLUME_THROUGHPUT,

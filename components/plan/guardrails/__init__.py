@@ -106,5 +106,6 @@ from . import (  # noqa: E402,F401  (registers the rules)
     network,
     pd,
     phases,
+    provisioner_keys,
     simulation,
 )

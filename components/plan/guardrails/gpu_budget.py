@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ...config import Settings
-from ..capacity import full_scale_nodes, is_node_pool, placement, pool_sizes, roles
+from ..capacity import Role, full_scale_nodes, is_node_pool, placement, pool_sizes, roles
 from . import Finding, Scope, Severity, key, rule
 
 
@@ -48,15 +49,43 @@ def tp_divides_the_node(settings: Settings) -> Iterator[Finding]:
         )
 
 
-def gpus_at_peak(settings: Settings) -> tuple[int, int]:
-    """(GPUs the replicas request at peak, the same counted in the whole nodes they occupy)."""
-    requested = occupied = 0
+@dataclass(frozen=True)
+class RoleGpus:
+    role: Role
+    requested: int  # replicas x tensor parallelism
+    occupied: int  # the same counted in the whole nodes the replicas occupy
+    node: str | None  # the instance type they land on, when catalogued
+
+    def describe(self, settings: Settings) -> str:
+        """``prefill 2 replicas x 4 GPUs = 8, from the phase 2a preset's serving.prefill``."""
+        role = self.role
+        text = f"{role.name} {_count(role.replicas, 'replica')} x {_count(role.tensor_parallelism, 'GPU')}"
+        text += f" = {self.requested}"
+        if self.occupied != self.requested:
+            text += f" ({self.occupied} in whole {self.node} nodes)"
+        if role.name == "prefill" and "serving.prefill" in settings.preset_applied:
+            text += f", from the phase {settings.phase} preset's serving.prefill"
+        return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def gpus_per_role(settings: Settings) -> list[RoleGpus]:
+    found = []
     for role in roles(settings):
         gpus = role.replicas * role.tensor_parallelism
-        requested += gpus
         place = placement(settings, role.tensor_parallelism)
-        occupied += place.nodes_for(role.replicas) * place.instance.gpus if place else gpus
-    return requested, occupied
+        occupied = place.nodes_for(role.replicas) * place.instance.gpus if place else gpus
+        found.append(RoleGpus(role, gpus, occupied, place.instance.name if place else None))
+    return found
+
+
+def gpus_at_peak(settings: Settings) -> tuple[int, int]:
+    """(GPUs the replicas request at peak, the same counted in the whole nodes they occupy)."""
+    per_role = gpus_per_role(settings)
+    return sum(r.requested for r in per_role), sum(r.occupied for r in per_role)
 
 
 @rule("GR-GPU-BUDGET", scope=Scope.GPU_CAPACITY)
@@ -68,17 +97,25 @@ def replicas_fit_the_budget(settings: Settings) -> Iterator[Finding]:
     if not is_node_pool(settings) or settings.config.autoscaling.enabled:
         return
     ceiling = settings.gpu.max_gpus
+    per_role = gpus_per_role(settings)
     requested, occupied = gpus_at_peak(settings)
     if occupied <= ceiling:
         return
     whole_nodes = f" ({occupied} counted in whole nodes)" if occupied != requested else ""
+    breakdown = "; ".join(r.describe(settings) for r in per_role)
+    lower = " or ".join(r.role.replicas_key for r in per_role)
+    preset = (
+        f"; the prefill workers come from the phase {settings.phase} preset: set serving.prefill to size them"
+        if "serving.prefill" in settings.preset_applied and len(per_role) > 1
+        else ""
+    )
     yield Finding(
         "GR-GPU-BUDGET",
         Severity.ERROR,
         key("gpu.maxGpus"),
-        f"the replicas need {requested} GPUs{whole_nodes} but gpu.maxGpus allows {ceiling}: the rest would stay "
-        "Pending while the nodes that did launch bill by the hour.",
-        "raise gpu.maxGpus, or lower model.replicas (and serving.prefill.replicas).",
+        f"the replicas need {requested} GPUs{whole_nodes} but gpu.maxGpus allows {ceiling}: {breakdown}. The rest "
+        "would stay Pending while the nodes that did launch bill by the hour.",
+        f"set gpu.maxGpus: {occupied}, or lower {lower}{preset}.",
     )
 
 

@@ -9,11 +9,11 @@ from ...config import Settings
 from .. import modes
 from ..capacity import (
     DISK_EVICTION_FRACTION,
+    GIB,
     IMAGE_ALLOWANCE_BYTES,
     REQUIRED_MODEL_NUMBERS,
     gib,
     placement,
-    quantity_bytes,
     replica_memory,
     resolve_model,
     roles,
@@ -115,7 +115,7 @@ def weights_fit_the_disk(settings: Settings) -> Iterator[Finding]:
         return
     places = [placement(settings, role.tensor_parallelism) for role in roles(settings)]
     copies = 0 if settings.config.model_cache.enabled else max((p.replicas_per_node for p in places if p), default=1)
-    disk = quantity_bytes(settings.gpu.ephemeral_storage)
+    disk = settings.gpu.ephemeral_storage_gib * GIB
     usable = disk * (1 - DISK_EVICTION_FRACTION)
     needed = copies * model.weight_bytes + IMAGE_ALLOWANCE_BYTES
     if needed <= usable:
