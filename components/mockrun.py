@@ -107,14 +107,6 @@ class Recording:
     def release(self, release_name: str) -> Registration:
         return next(r for r in self.helm_releases() if r.inputs.get("name") == release_name)
 
-    def ancestors(self, reg: Registration) -> list[str]:
-        chain, parent = [], reg.parent
-        urns = {r.urn: r for r in self.resources}
-        while parent in urns:
-            chain.append(parent)
-            parent = urns[parent].parent
-        return chain
-
     def waits_for(self, reg: Registration) -> set[str]:
         """URNs this registration waits for, directly (dependencies and property dependencies)."""
         deps = set(reg.dependencies)

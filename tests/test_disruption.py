@@ -11,7 +11,7 @@ from components import mockrun
 from components.mockrun import Recording, Registration
 from components.plan import disruption
 from tests import contracts
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, run_program, stack_config
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -25,7 +25,7 @@ DISAGGREGATED_3 = {
 
 def _run(stack: str, **overrides: Any) -> Recording:
     name, config, secrets = stack_config(ROOT / f"Pulumi.{stack}.yaml")
-    return mockrun.run_program(name, {**config, **mockrun.namespaced(overrides)}, secrets)
+    return run_program(name, {**config, **mockrun.namespaced(overrides)}, secrets)
 
 
 RUNS = {
