@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import pytest
 
+from components import versions
 from components.mockrun import Recording
 from tests import test_operations, test_phases_2a_3, test_program
 from tests.conftest import K8S_PROVIDER
+
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
+# Manifest URL -> (``versions`` output key, version), over every profile.
+CRD_MANIFESTS = {
+    manifest.url: (key, manifest.version)
+    for profile in versions.PROFILES.values()
+    for key, manifest in profile.crd_manifests().items()
+}
 
 EVERY_RUN = [
     *test_program.RUNS,
@@ -44,3 +53,11 @@ def test_every_child_has_a_component_parent(any_recording: Recording) -> None:
     for reg in any_recording.resources:
         if not reg.type.startswith("llmd:"):
             assert reg.parent in components, f"{reg.type} {reg.name} is not parented to a component"
+
+
+def test_versions_output_names_the_crd_manifests_deployed(any_recording: Recording) -> None:
+    """The Gateway API and inference-extension CRDs are deployed in every phase (Dynamo's too),
+    so ``versions`` reports them in every phase."""
+    deployed = [CRD_MANIFESTS[r.inputs["file"]] for r in any_recording.of_type(CONFIG_FILE)]
+    assert sorted(key for key, _ in deployed) == ["gaieCrds", "gatewayApiCrds"]
+    assert {key: any_recording.outputs["versions"].get(key) for key, _ in deployed} == dict(deployed)
