@@ -797,3 +797,10 @@ def test_contract_checks_catch_typos_in_what_phase_3_and_2a_emit() -> None:
     ms = values(BY_NAME["phase2a"].release("llm-d-modelservice"))
     ms["routing"]["proxy"]["targetPort"] = "8200"
     assert contracts.validate_helm_values("llm-d-modelservice-v0.4.9", ms) != []
+
+
+def test_epp_config_is_plain_yaml_without_anchors() -> None:
+    from components.plan import pd
+
+    text = pd.epp_values()["pluginsCustomConfig"][pd.EPP_CONFIG_FILE]
+    assert "&id" not in text and "*id" not in text
