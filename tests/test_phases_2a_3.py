@@ -18,6 +18,7 @@ import yaml
 
 from components import mockrun
 from components.mockrun import Recording, Registration
+from components.plan import pd
 from tests import contracts, extra_reference
 from tests.conftest import HF_TOKEN, ROOT, STACK_FILES, stack_config
 from tests.test_reference import LIST_ITEM_KEYS
@@ -800,7 +801,5 @@ def test_contract_checks_catch_typos_in_what_phase_3_and_2a_emit() -> None:
 
 
 def test_epp_config_is_plain_yaml_without_anchors() -> None:
-    from components.plan import pd
-
     text = pd.epp_values()["pluginsCustomConfig"][pd.EPP_CONFIG_FILE]
     assert "&id" not in text and "*id" not in text
