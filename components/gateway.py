@@ -96,12 +96,10 @@ class GatewayControlPlane(pulumi.ComponentResource):
             namespace=plan.AGENTGATEWAY_NAMESPACE,
             values=plan.agentgateway_crds_values(),
             create_namespace=True,
-            # Its CRDs are chart templates without Helm's keep policy: uninstalling the
-            # release (a switch to phase 3 or to Istio) would delete every agentgateway.dev
-            # object in the cluster. Leaving the stack leaves the release installed.
-            opts=pulumi.ResourceOptions.merge(
-                self._on_cluster(provider), pulumi.ResourceOptions(retain_on_delete=True)
-            ),
+            # Not retained on delete: a release Helm keeps but Pulumi forgets could never be
+            # installed again under its name. Uninstalling it removes the agentgateway.dev
+            # CRDs and objects, which in a cluster this program runs are its own.
+            opts=self._on_cluster(provider),
         )
         installed: list[pulumi.Resource] = [agentgateway_crds]
         parameters = plan.agentgateway_service_parameters(settings)

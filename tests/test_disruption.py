@@ -135,3 +135,22 @@ def test_budgets_are_named_after_the_workloads_they_protect() -> None:
     """A phase switch 2a <-> 3 deletes one set and creates the other, with the serving stack."""
     assert set(_budgets(RUNS["phase2a"])) == {"llm-d-modelservice-decode", "llm-d-modelservice-prefill"}
     assert set(_budgets(RUNS["3-disaggregated"])) == {"llmd-vllmdecodeworker", "llmd-vllmprefillworker"}
+
+
+def test_gpu_model_servers_roll_one_pod_at_a_time() -> None:
+    # With gpu.maxGpus fully used, a surge pod could never get GPUs and the rollout would hang.
+    for stack in LLM_D:
+        recording = RUNS[stack]
+        patches = {r.inputs["metadata"]["name"]: r for r in recording.of_type("kubernetes:apps/v1:DeploymentPatch")}
+        expected = {"llm-d-modelservice-decode"} | ({"llm-d-modelservice-prefill"} if stack == "phase2a" else set())
+        assert set(patches) == expected, stack
+        modelservice = recording.release("llm-d-modelservice")
+        for patch in patches.values():
+            assert patch.inputs["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+            assert patch.inputs["metadata"]["namespace"] == modelservice.inputs["namespace"]
+            assert modelservice.urn in recording.waits_for(patch)
+            assert patch.provider_urn == recording.one("pulumi:providers:kubernetes").urn
+
+
+def test_simulated_model_servers_keep_the_default_rollout() -> None:
+    assert _run("sim").of_type("kubernetes:apps/v1:DeploymentPatch") == []

@@ -18,6 +18,7 @@ import yaml
 
 from components import mockrun
 from components.mockrun import Recording, Registration
+from components.plan import pd
 from tests import contracts, extra_reference
 from tests.conftest import (
     CLUSTER_AND_VPC,
@@ -705,8 +706,8 @@ def test_custom_resources_validate_against_their_crds(recording: Recording) -> N
     known = contracts.known_crd_kinds()
     kinds = set()
     for reg in recording.custom_resources():
-        if reg.inputs["apiVersion"] in ("v1", "policy/v1"):
-            continue  # built-in kinds (Namespace, Secret, Service; PodDisruptionBudget): no CRD
+        if reg.inputs["apiVersion"] in ("v1", "policy/v1", "apps/v1"):
+            continue  # built-in kinds (Namespace, Secret, Service; PodDisruptionBudget; Deployment patches): no CRD
         obj = cr_object(reg)
         kind = (obj["apiVersion"], obj["kind"])
         if kind in known:
@@ -771,3 +772,8 @@ def test_contract_checks_catch_typos_in_what_phase_3_and_2a_emit() -> None:
     ms = values(BY_NAME["phase2a"].release("llm-d-modelservice"))
     ms["routing"]["proxy"]["targetPort"] = "8200"
     assert contracts.validate_helm_values("llm-d-modelservice-v0.4.9", ms) != []
+
+
+def test_epp_config_is_plain_yaml_without_anchors() -> None:
+    text = pd.epp_values()["pluginsCustomConfig"][pd.EPP_CONFIG_FILE]
+    assert "&id" not in text and "*id" not in text

@@ -352,6 +352,17 @@ def test_new_vpc_has_three_azs_with_elb_tags() -> None:
     assert len({s.inputs["availabilityZone"] for s in private}) == 3
 
 
+def test_new_vpc_uses_availability_zones_proper() -> None:
+    [args] = [a for token, a in _run("dev").invokes if token.endswith("getAvailabilityZones")]
+    assert args["state"] == "available"
+    assert {"name": "opt-in-status", "values": ["opt-in-not-required"]} in args["filters"]
+
+
+def test_cluster_gets_private_subnets_only() -> None:
+    cluster = _run("dev").one("eks:index:Cluster").inputs
+    assert cluster["privateSubnetIds"] and "publicSubnetIds" not in cluster
+
+
 def test_existing_vpc_creates_no_network() -> None:
     rec = _run("existing-vpc")
     assert not [r for r in rec.resources if r.type.startswith("aws:ec2/")]
