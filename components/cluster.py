@@ -32,7 +32,13 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, protect=protect)
         tags = {"Name": settings.cluster_name, "llmd-eks/stack": settings.stack}
         plan = network.subnet_cidrs(settings.cluster.vpc_cidr)
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        zones = aws.get_availability_zones_output(
+            state="available",
+            # Availability Zones proper: Local and Wavelength Zones are opt-in, and EKS
+            # control-plane subnets and NAT gateways cannot live there.
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -122,18 +128,19 @@ class AutoModeCluster(pulumi.ComponentResource):
         if cfg.existing_vpc is not None:
             vpc_id: pulumi.Input[str] = cfg.existing_vpc.vpc_id
             private_ids: Sequence[pulumi.Input[str]] = list(cfg.existing_vpc.private_subnet_ids)
-            public_ids: Sequence[pulumi.Input[str]] = list(cfg.existing_vpc.public_subnet_ids)
         else:
             net = Network(f"{name}-network", settings, pulumi.ResourceOptions(parent=self))
-            vpc_id, private_ids, public_ids = net.vpc_id, net.private_subnet_ids, net.public_subnet_ids
+            vpc_id, private_ids = net.vpc_id, net.private_subnet_ids
 
         self.cluster = eks.Cluster(
             f"{name}-eks",
             name=settings.cluster_name,
             version=cfg.kubernetes_version,
             vpc_id=vpc_id,
+            # Private subnets only: Auto Mode's built-in pools launch nodes into the
+            # cluster's subnets, and public ones would give them public IPs. Load
+            # balancers find the public subnets by their kubernetes.io/role/elb tag.
             private_subnet_ids=list(private_ids),
-            public_subnet_ids=list(public_ids) or None,
             authentication_mode=eks.AuthenticationMode.API,
             # Plain values: the provider needs `enabled` known at preview.
             auto_mode=eks.AutoModeOptionsArgs(

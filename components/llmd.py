@@ -84,6 +84,14 @@ class LlmdStack(pulumi.ComponentResource):
             timeout_s=plan.model_server_ready_timeout_s(settings),
             opts=on_cluster(*model_deps, *monitoring),
         )
+        # The chart's Deployments, one pod at a time: no surge pod waiting for GPUs the budget lacks.
+        for role, patch in disruption.llm_d_rollouts(settings).items():
+            k8s.apps.v1.DeploymentPatch(
+                f"{name}-{role}-rollout",
+                metadata={**patch["metadata"], "namespace": ns},
+                spec=patch["spec"],
+                opts=on_cluster(self.modelservice),
+            )
         k8s.apiextensions.CustomResource(
             f"{name}-httproute",
             api_version="gateway.networking.k8s.io/v1",

@@ -77,6 +77,7 @@ class Recording:
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (token, args) of data-source calls
     warnings: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
@@ -106,14 +107,6 @@ class Recording:
 
     def release(self, release_name: str) -> Registration:
         return next(r for r in self.helm_releases() if r.inputs.get("name") == release_name)
-
-    def ancestors(self, reg: Registration) -> list[str]:
-        chain, parent = [], reg.parent
-        urns = {r.urn: r for r in self.resources}
-        while parent in urns:
-            chain.append(parent)
-            parent = urns[parent].parent
-        return chain
 
     def waits_for(self, reg: Registration) -> set[str]:
         """URNs this registration waits for, directly (dependencies and property dependencies)."""
@@ -215,6 +208,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802
+        self.recording.invokes.append((request.tok, json_format.MessageToDict(request.args)))
+        return super().Invoke(request)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
         if request.urn == self.stack_urn:

@@ -79,12 +79,13 @@ class ModelCache(pulumi.ComponentResource):
     def _create_bucket(self, bucket_name: pulumi.Output[str]) -> pulumi.Output[str]:
         """Private, encrypted, unversioned (a cache of public artifacts), TLS only; failed uploads cleaned up."""
         name, settings = self._name, self._settings
-        protect = settings.cluster.protect
-        child = pulumi.ResourceOptions(parent=self, protect=protect)
+        # Never protected, even in a protected stack: a cache can be re-filled, and
+        # turning modelCache off must be able to remove it.
+        child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=bucket_name,
-            # A cache: `pulumi destroy` may delete the copied models with it (unless protected).
+            # A cache: `pulumi destroy` (or modelCache.enabled: false) deletes the copied models with it.
             force_destroy=True,
             tags={"llmd-eks/stack": settings.stack, "llmd-eks/purpose": "model-cache"},
             opts=child,

@@ -82,14 +82,21 @@ class VersionProfile:
     # queue-scorer 2, kv-cache-utilization-scorer 2 (upstream default).
     epp_plugins_config_file: str
 
+    def crd_manifests(self) -> dict[str, Manifest]:
+        """The cluster-wide CRD manifests, by their ``versions`` output key: deployed in every phase."""
+        return {"gatewayApiCrds": self.gateway_api_crds, "gaieCrds": self.gaie_crds}
+
+    def deployed_crds(self) -> dict[str, str]:
+        return {key: manifest.version for key, manifest in self.crd_manifests().items()}
+
     def deployed(self, gateway: str, simulate: bool = False) -> dict[str, str]:
-        """What the ``versions`` stack output reports: the gateway control plane and model-server image in use."""
+        """What the ``versions`` stack output reports for llm-d: the CRDs, the gateway control plane
+        and model-server image in use."""
         control_plane = {"istio": self.istiod, "agentgateway": self.agentgateway}[gateway]
         model_server = {"simulator": self.simulator_image.ref} if simulate else {"vllm": self.vllm_image.ref}
         return {
             "profile": self.name,
-            "gatewayApiCrds": self.gateway_api_crds.version,
-            "gaieCrds": self.gaie_crds.version,
+            **self.deployed_crds(),
             gateway: control_plane.version,
             "llmDInfra": self.llm_d_infra.version,
             "inferencepool": self.inferencepool.version,

@@ -1,7 +1,9 @@
-"""Shared fixtures: run the real program under mocks for a stack configuration."""
+"""Shared fixtures and helpers: run the real program under mocks for a stack configuration."""
 
 from __future__ import annotations
 
+import json
+import pickle
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,7 @@ if str(ROOT) not in sys.path:
 
 from components import mockrun  # noqa: E402
 from components.config import Settings, resolve  # noqa: E402
+from components.mockrun import Recording, Registration  # noqa: E402
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 HF_TOKEN = "hf_TEST_TOKEN_must_stay_secret_0123456789"
@@ -22,6 +25,27 @@ HF_TOKEN = "hf_TEST_TOKEN_must_stay_secret_0123456789"
 # A stack configuration as a test writes it: top-level keys of the llmd-eks
 # namespace ("model", "gpu", ...) or full keys ("aws:region").
 Overrides = dict[str, Any]
+
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+# What a phase, feature or serving change must never replace: the EKS cluster, its VPC and
+# network, their components, and the Kubernetes provider built from the cluster.
+CLUSTER_AND_VPC = (
+    "llmd:cluster:AutoModeCluster",
+    "llmd:cluster:Network",
+    "eks:index:Cluster",
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/routeTable:RouteTable",
+    K8S_PROVIDER,
+)
+# The EKS node group API spells taint effects differently from Kubernetes.
+NODE_GROUP_TAINT_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
 
 
 def stack_config(stack_file: Path) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -51,12 +75,53 @@ def stack_settings(stack: str = "prod", **sections: Any) -> Settings:
     return resolve(raw, name, region=config.get("aws:region"))
 
 
+_RECORDINGS: dict[str, bytes] = {}  # run key -> the pickled recording of its first run
+
+
+def run_program(stack: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Recording:
+    """``mockrun.run_program``, run once per session for each (stack, config, secrets).
+
+    Every call gets its own copy of the recording, so a test that changes what it got
+    changes nothing for the others. For runs of the unmodified program only: a test that
+    patches what the program reads calls ``mockrun.run_program`` itself.
+    """
+    key = json.dumps([stack, config, secrets or {}], sort_keys=True)
+    if key not in _RECORDINGS:
+        _RECORDINGS[key] = pickle.dumps(mockrun.run_program(stack, config, secrets))
+    return pickle.loads(_RECORDINGS[key])
+
+
+def cluster_and_vpc_urns(recording: Recording) -> dict[tuple[str, str], str]:
+    """The URNs of the run's CLUSTER_AND_VPC resources (stack left out, so any two runs compare).
+
+    Fails on a run without an EKS cluster: comparing two empty maps would prove nothing."""
+    found = mockrun.urns(recording, CLUSTER_AND_VPC)
+    assert any(type_ == "eks:index:Cluster" for type_, _ in found), "the run creates no EKS cluster"
+    return found
+
+
+def values(reg: Registration) -> dict[str, Any]:
+    """A Helm release's values tree (a shallow copy)."""
+    return dict(reg.inputs["values"])
+
+
+def tolerates(tolerations: list[dict[str, Any]], taint: dict[str, str]) -> bool:
+    """Kubernetes toleration matching; the taint's effect in Kubernetes' or the node group API's spelling."""
+    effect = NODE_GROUP_TAINT_EFFECTS.get(taint["effect"], taint["effect"])
+    return any(
+        (t.get("key", "") == taint["key"] or (not t.get("key") and t.get("operator") == "Exists"))
+        and t.get("effect", "") in ("", effect)
+        and (t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""))
+        for t in tolerations
+    )
+
+
 @pytest.fixture
 def run() -> Callable[..., mockrun.Recording]:
     """``run(stack="t", hf_token=False, **overrides)``: run the program with dev config + overrides."""
 
     def _run(stack: str = "test", hf_token: bool = False, **overrides: Any) -> mockrun.Recording:
         secrets = {"llmd-eks:hfToken": HF_TOKEN} if hf_token else {}
-        return mockrun.run_program(stack, base_config(**overrides), secrets)
+        return run_program(stack, base_config(**overrides), secrets)
 
     return _run

@@ -17,7 +17,7 @@ from components.config import not_implemented, resolve
 from components.mockrun import Recording, Registration
 from components.plan.names import RELEASES
 from tests import contracts, extra_reference
-from tests.conftest import base_config
+from tests.conftest import base_config, cluster_and_vpc_urns, run_program, values
 from tests.test_program import RUNS as ISTIO_RUNS
 
 PROFILE = versions.PROFILES[versions.DEFAULT_PROFILE]
@@ -38,7 +38,7 @@ def _run(exposure: str) -> Recording:
     serving = {"gateway": "agentgateway", "exposure": exposure}
     if exposure == "internet-nlb":
         serving["namespace"] = "inference"
-    return mockrun.run_program(f"agentgateway-{exposure}", base_config(serving=serving))
+    return run_program(f"agentgateway-{exposure}", base_config(serving=serving))
 
 
 RUNS = {exposure: _run(exposure) for exposure in EXPOSURES}
@@ -52,10 +52,6 @@ def exposure(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def recording(exposure: str) -> Recording:
     return RUNS[exposure]
-
-
-def values(reg: Registration) -> dict[str, Any]:
-    return dict(reg.inputs.get("values", {}))
 
 
 def parameters(recording: Recording) -> list[Registration]:
@@ -284,15 +280,10 @@ def test_switching_istio_to_agentgateway_keeps_cluster_vpc_and_llm_d_urns() -> N
     """Stack-independent: mockrun.urns drops the stack, so runs of different stacks compare."""
     istio = dict(ISTIO_RUNS)["dev"]
     agentgateway = RUNS["cluster-ip"]
-    kept = [
-        "eks:index:Cluster",
-        "aws:ec2/vpc:Vpc",
-        "aws:ec2/subnet:Subnet",
-        "pulumi:providers:kubernetes",
-        "llmd:gateway:GatewayControlPlane",
-    ]
-    assert mockrun.urns(agentgateway, kept) == mockrun.urns(istio, kept)
-    assert len(mockrun.urns(istio, kept)) == 1 + 1 + 6 + 1 + 1
+    assert cluster_and_vpc_urns(agentgateway) == cluster_and_vpc_urns(istio)
+    control_plane = ["llmd:gateway:GatewayControlPlane"]
+    assert len(mockrun.urns(istio, control_plane)) == 1
+    assert mockrun.urns(agentgateway, control_plane) == mockrun.urns(istio, control_plane)
     # The llm-d releases are updated in place, not replaced.
     for name in ("llm-d-infra", "llm-d-inferencepool", "llm-d-modelservice"):
         assert agentgateway.release(name).urn.split("::", 1)[1] == istio.release(name).urn.split("::", 1)[1]

@@ -19,7 +19,7 @@ from components.config import ConfigError, Settings, not_implemented, resolve
 from components.plan import karpenter, nodepool, report
 from components.plan.guardrails import evaluate
 from components.pulumi_config import engine_values, namespace_values
-from tests.conftest import base_config, stack_settings
+from tests.conftest import base_config, run_program, stack_settings
 
 
 def problems(raw: dict[str, Any]) -> list[str]:
@@ -196,7 +196,7 @@ def test_the_node_group_disk_and_the_disk_check_read_ephemeral_storage() -> None
     config = base_config(
         phase="2b", gpu={"instanceTypes": ["g6e.xlarge"], "capacityTypes": ["on-demand"], "ephemeralStorage": "1Ti"}
     )
-    recording = mockrun.run_program("disk", config)
+    recording = run_program("disk", config)
     assert recording.one("aws:eks/nodeGroup:NodeGroup").inputs["diskSize"] == 1024
     # Qwen3-32B on p5 with TP 2: four copies of 61 GiB of weights do not fit 200Gi, they fit 1Ti.
     assert any(f.id == "GR-MODEL-DISK" for f in evaluate(stack_settings("prod", gpu={"ephemeralStorage": "200Gi"})))

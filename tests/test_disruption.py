@@ -11,7 +11,7 @@ from components import mockrun
 from components.mockrun import Recording, Registration
 from components.plan import disruption
 from tests import contracts
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, run_program, stack_config
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -25,7 +25,7 @@ DISAGGREGATED_3 = {
 
 def _run(stack: str, **overrides: Any) -> Recording:
     name, config, secrets = stack_config(ROOT / f"Pulumi.{stack}.yaml")
-    return mockrun.run_program(name, {**config, **mockrun.namespaced(overrides)}, secrets)
+    return run_program(name, {**config, **mockrun.namespaced(overrides)}, secrets)
 
 
 RUNS = {
@@ -135,3 +135,22 @@ def test_budgets_are_named_after_the_workloads_they_protect() -> None:
     """A phase switch 2a <-> 3 deletes one set and creates the other, with the serving stack."""
     assert set(_budgets(RUNS["phase2a"])) == {"llm-d-modelservice-decode", "llm-d-modelservice-prefill"}
     assert set(_budgets(RUNS["3-disaggregated"])) == {"llmd-vllmdecodeworker", "llmd-vllmprefillworker"}
+
+
+def test_gpu_model_servers_roll_one_pod_at_a_time() -> None:
+    # With gpu.maxGpus fully used, a surge pod could never get GPUs and the rollout would hang.
+    for stack in LLM_D:
+        recording = RUNS[stack]
+        patches = {r.inputs["metadata"]["name"]: r for r in recording.of_type("kubernetes:apps/v1:DeploymentPatch")}
+        expected = {"llm-d-modelservice-decode"} | ({"llm-d-modelservice-prefill"} if stack == "phase2a" else set())
+        assert set(patches) == expected, stack
+        modelservice = recording.release("llm-d-modelservice")
+        for patch in patches.values():
+            assert patch.inputs["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+            assert patch.inputs["metadata"]["namespace"] == modelservice.inputs["namespace"]
+            assert modelservice.urn in recording.waits_for(patch)
+            assert patch.provider_urn == recording.one("pulumi:providers:kubernetes").urn
+
+
+def test_simulated_model_servers_keep_the_default_rollout() -> None:
+    assert _run("sim").of_type("kubernetes:apps/v1:DeploymentPatch") == []

@@ -10,11 +10,11 @@ import pytest
 
 from components import mockrun
 from components.config import Settings, resolve
-from components.mockrun import Recording, Registration
+from components.mockrun import Recording
 from components.plan import dra
 from components.plan.guardrails import Severity, evaluate
 from tests import contracts
-from tests.conftest import ROOT, base_config, stack_config
+from tests.conftest import ROOT, base_config, cluster_and_vpc_urns, run_program, stack_config, tolerates, values
 
 DRA_CHART = "dra-driver-nvidia-gpu-0.4.0"
 AUTOSCALER_CHART = "cluster-autoscaler-9.59.0"
@@ -22,26 +22,10 @@ MODELSERVICE_CHART = "llm-d-modelservice-v0.4.9"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 ADDON = "aws:eks/addon:Addon"
 ROLE = "aws:iam/role:Role"
-K8S_TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 
 def settings(**raw: Any) -> Settings:
     return resolve({"phase": "2b", **raw}, "t", region="us-west-2")
-
-
-def values(reg: Registration) -> dict[str, Any]:
-    return dict(reg.inputs["values"])
-
-
-def tolerates(tolerations: list[dict[str, str]], taint: dict[str, str]) -> bool:
-    """Kubernetes toleration matching, for the node group API's taint spelling."""
-    effect = K8S_TAINT_EFFECTS[taint["effect"]]
-    return any(
-        t["key"] == taint["key"]
-        and t.get("effect") in (None, effect)
-        and (t["operator"] == "Exists" or t.get("value") == taint.get("value"))
-        for t in tolerations
-    )
 
 
 # --- plan: values against the reference charts ----------------------------------------------------
@@ -178,7 +162,7 @@ def test_contradictions_stop_before_any_registration(case: str) -> None:
 
 def _phase2b() -> Recording:
     stack, config, secrets = stack_config(ROOT / "Pulumi.phase2b.yaml")
-    return mockrun.run_program(stack, config, secrets)
+    return run_program(stack, config, secrets)
 
 
 PHASE2B = _phase2b()
@@ -319,18 +303,16 @@ def test_node_group_uses_an_existing_vpcs_private_subnets() -> None:
     subnets = ["subnet-0a", "subnet-0b", "subnet-0c"]
     existing = {"vpcId": "vpc-0abc", "privateSubnetIds": subnets, "publicSubnetIds": ["subnet-0d"]}
     config = base_config(phase="2b", cluster={"existingVpc": existing}, gpu=DEV_NODE_GROUP)
-    recording = mockrun.run_program("existing", config)
+    recording = run_program("existing", config)
     assert recording.one(NODE_GROUP).inputs["subnetIds"] == subnets
 
 
 def test_switching_phases_keeps_cluster_and_vpc_urns() -> None:
-    types = ["eks:index:Cluster", "aws:ec2/vpc:Vpc"]
     # Moving to 2b, the stack trades the NodePool's keys (instanceFamilies, maxGpus) for the node group's.
     configs = {"1": base_config(phase="1"), "1.5": base_config(phase="1.5")}
     configs["2b"] = base_config(phase="2b", gpu=DEV_NODE_GROUP)
-    runs = {phase: mockrun.run_program("switch", config) for phase, config in configs.items()}
-    urns = {phase: mockrun.urns(recording, types) for phase, recording in runs.items()}
-    assert len(urns["1"]) == 2
+    runs = {phase: run_program("switch", config) for phase, config in configs.items()}
+    urns = {phase: cluster_and_vpc_urns(recording) for phase, recording in runs.items()}
     assert urns["1"] == urns["1.5"] == urns["2b"]
     assert not runs["2b"].warnings
 
@@ -339,7 +321,7 @@ def test_simulated_model_servers_need_no_gpu_platform() -> None:
     # model.simulate runs CPU simulators on Auto Mode: no node group, DRA driver or autoscaler.
     simulated = {"name": "Qwen/Qwen3-8B", "simulate": True, "replicas": 2}
     for phase in ("1.5", "2b"):
-        recording = mockrun.run_program("sim", base_config(phase=phase, model=simulated))
+        recording = run_program("sim", base_config(phase=phase, model=simulated))
         assert not recording.of_type(NODE_GROUP) and not recording.of_type("llmd:gpu:GpuOperator")
         assert {r.inputs["name"] for r in recording.helm_releases()}.isdisjoint(
             {"gpu-operator", "nvidia-dra-driver-gpu", "cluster-autoscaler"}

@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
-from components import mockrun
 from components.config import Settings, resolve
 from components.mockrun import Recording
 from components.plan.gpu_operator import gpu_node_labels, gpu_operator_values
 from tests import contracts
-from tests.conftest import ROOT, base_config, stack_config
+from tests.conftest import ROOT, base_config, cluster_and_vpc_urns, run_program, stack_config, values
 
 CHART = "gpu-operator-v26.3.3"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -81,14 +80,10 @@ def test_self_managed_nodes_get_the_device_plugin_and_mig_from_config() -> None:
 
 def _phase15() -> Recording:
     stack, config, secrets = stack_config(ROOT / "Pulumi.phase15.yaml")
-    return mockrun.run_program(stack, config, secrets)
+    return run_program(stack, config, secrets)
 
 
 PHASE15 = _phase15()
-
-
-def _values(reg: mockrun.Registration) -> dict[str, Any]:
-    return dict(reg.inputs["values"])
 
 
 def test_phase15_deploys_the_pinned_operator_on_the_cluster_provider() -> None:
@@ -103,13 +98,13 @@ def test_phase15_deploys_the_pinned_operator_on_the_cluster_provider() -> None:
 
 def test_recorded_values_are_valid_for_the_chart() -> None:
     contracts.require_reference()
-    assert contracts.validate_helm_values(CHART, _values(PHASE15.release("gpu-operator"))) == []
+    assert contracts.validate_helm_values(CHART, values(PHASE15.release("gpu-operator"))) == []
 
 
 def test_phase15_keeps_the_operator_device_plugin_off_the_auto_mode_nodes() -> None:
-    values = _values(PHASE15.release("gpu-operator"))
-    assert values["devicePlugin"] == {"enabled": False}
-    assert (values["driver"], values["toolkit"], values["migManager"]) == ({"enabled": False},) * 3
+    operator = values(PHASE15.release("gpu-operator"))
+    assert operator["devicePlugin"] == {"enabled": False}
+    assert (operator["driver"], operator["toolkit"], operator["migManager"]) == ({"enabled": False},) * 3
     labels = PHASE15.one(NODEPOOL).inputs["spec"]["template"]["metadata"]["labels"]
     assert labels[DEVICE_PLUGIN_LABEL] == "false"
 
@@ -124,9 +119,9 @@ def test_labelled_nodepool_is_valid_for_its_crd() -> None:
 def test_without_observability_the_service_monitor_stays_off() -> None:
     # No Prometheus Operator CRDs in this stack: the operator would keep its
     # ClusterPolicy NotReady waiting for a ServiceMonitor kind that never comes.
-    recording = mockrun.run_program("unmonitored", base_config(phase="1.5"))  # dev config: observability off
-    values = _values(recording.release("gpu-operator"))
-    assert values["dcgmExporter"] == {"enabled": True, "serviceMonitor": {"enabled": False}}
+    recording = run_program("unmonitored", base_config(phase="1.5"))  # dev config: observability off
+    operator = values(recording.release("gpu-operator"))
+    assert operator["dcgmExporter"] == {"enabled": True, "serviceMonitor": {"enabled": False}}
     assert not [r for r in recording.resources if r.inputs.get("apiVersion", "").startswith("monitoring.coreos.com/")]
 
 
@@ -135,18 +130,16 @@ def test_with_observability_the_service_monitor_is_on_and_waits_for_the_crds() -
     recording = PHASE15  # observability on by default
     operator = recording.release("gpu-operator")
     monitoring_stack = recording.release("kube-prometheus-stack")  # installs the monitoring.coreos.com CRDs
-    assert _values(operator)["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
+    assert values(operator)["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
     assert monitoring_stack.urn in recording.waits_for(operator)
-    assert contracts.validate_helm_values(CHART, _values(operator)) == []
+    assert contracts.validate_helm_values(CHART, values(operator)) == []
 
 
 def test_phase_1_has_no_operator_and_the_same_gpu_nodepool() -> None:
-    phase1 = mockrun.run_program("switch", base_config(phase="1"))
-    phase15 = mockrun.run_program("switch", base_config(phase="1.5"))
+    phase1 = run_program("switch", base_config(phase="1"))
+    phase15 = run_program("switch", base_config(phase="1.5"))
     assert [r.inputs["name"] for r in phase1.helm_releases() if r.inputs["name"] == "gpu-operator"] == []
     assert "gpuOperator" not in phase1.outputs["versions"]
     # Same NodePool template in both: adding the operator must not drift (and replace) GPU nodes.
     assert phase1.one(NODEPOOL).inputs == phase15.one(NODEPOOL).inputs
-    types = ["eks:index:Cluster", "aws:ec2/vpc:Vpc"]
-    assert mockrun.urns(phase1, types) == mockrun.urns(phase15, types)
-    assert len(mockrun.urns(phase1, types)) == 2
+    assert cluster_and_vpc_urns(phase1) == cluster_and_vpc_urns(phase15)

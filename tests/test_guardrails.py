@@ -19,7 +19,7 @@ from components.plan import guardrails
 from components.plan.guardrails import RULES, Finding, Severity
 from tests.conftest import ROOT, STACK_FILES, base_config, stack_settings
 
-MY_MODULES = {"accelerators", "gpu_budget", "instance_types", "model_fit", "network", "phases"}
+MY_MODULES = {"accelerators", "extra_args", "gpu_budget", "instance_types", "model_fit", "network", "phases"}
 
 
 def settings(**sections: Any) -> Settings:
@@ -103,6 +103,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"model": {"maxModelLen": 131072}},
         {"model": {"maxModelLen": 131072, "extraArgs": ["--hf-overrides", '{"rope_scaling": {"factor": 4.0}}']}},
     ),
+    "GR-MODEL-EXTRA-ARGS-MANAGED": (
+        {"model": {"extraArgs": ["--port", "9000"]}},
+        {"model": {"extraArgs": ["--enable-prefix-caching", "--max-num-seqs=128"]}},
+    ),
     "GR-EXISTING-VPC-PUBLIC-SUBNETS": (
         {"serving": {"exposure": "internet-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
         {"serving": {"exposure": "internal-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
@@ -155,6 +159,14 @@ def test_reserved_capacity_is_refused_on_every_node_pool(sections: dict[str, Any
 def test_reserved_capacity_on_a_node_group_is_the_dra_rule_s() -> None:
     found = {f.id for f in findings(phase="2b", gpu={"capacityTypes": ["reserved"]})}
     assert "GR-DRA-CAPACITY-TYPE" in found and "GR-CAPACITY-RESERVED" not in found
+
+
+def test_extra_args_may_not_override_managed_flags_in_either_spelling() -> None:
+    for args in (["--tensor-parallel-size", "4"], ["--max-model-len=8192"]):
+        assert [f for f in findings(model={"extraArgs": args}) if f.id == "GR-MODEL-EXTRA-ARGS-MANAGED"], args
+    lora = {"model": {"extraArgs": ["--max-loras", "4"], "loraAdapters": [{"name": "a", "source": "hf://o/r"}]}}
+    assert [f for f in findings(**lora) if f.id == "GR-MODEL-EXTRA-ARGS-MANAGED"]
+    assert not [f for f in findings(model={"extraArgs": ["--max-loras", "4"]}) if f.id == "GR-MODEL-EXTRA-ARGS-MANAGED"]
 
 
 def test_model_disk_counts_a_copy_per_replica_unless_weights_stream_from_s3() -> None:

@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from components import mockrun
 from components.config import Settings
 from components.plan import karpenter
 from tests import extra_reference
-from tests.conftest import ROOT, stack_config, stack_settings
+from tests.conftest import ROOT, run_program, stack_config, stack_settings
 
 REFERENCE = "karpenter-1.14.1"
 STACKS = ("phase2a", "phase3")
@@ -138,7 +137,7 @@ def test_the_policy_fits_an_inline_role_policy() -> None:
 
 def test_the_program_attaches_the_planned_policy() -> None:
     name, config, secrets = stack_config(ROOT / "Pulumi.phase2a.yaml")
-    run = mockrun.run_program(name, config, secrets)
+    run = run_program(name, config, secrets)
     recorded = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     statements = {s["Sid"]: s for s in recorded["Statement"]}
     planned = karpenter.controller_policy(

@@ -19,7 +19,7 @@ from components.mockrun import Recording, Registration
 from components.plan import lora
 from components.plan.guardrails import Severity, evaluate
 from tests import contracts
-from tests.conftest import ROOT, base_config, stack_config
+from tests.conftest import ROOT, base_config, run_program, stack_config
 from tests.test_phases_2a_3 import _without_pod_extra
 from tests.test_reference import LIST_ITEM_KEYS
 
@@ -47,14 +47,14 @@ def _run(**overrides: Any) -> Recording:
     for key, value in overrides.items():
         full = f"llmd-eks:{key}"
         config[full] = {**config.get(full, {}), **value}
-    return mockrun.run_program("lora", config)
+    return run_program("lora", config)
 
 
 def _run_phase_2a() -> Recording:
     """The committed phase-2a stack (prefill and decode servers) with the adapters."""
     stack, config, secrets = stack_config(ROOT / "Pulumi.phase2a.yaml")
     config["llmd-eks:model"] = {**config["llmd-eks:model"], **MIXED["model"]}
-    return mockrun.run_program(stack, config, secrets)
+    return run_program(stack, config, secrets)
 
 
 RUNS = {

@@ -25,7 +25,7 @@ from components.plan import gpu_operator, model_cache, observability, pod_identi
 from components.plan.guardrails import Severity, evaluate
 from components.plan.names import RELEASES, modelservice_fullname
 from tests import contracts, extra_reference
-from tests.conftest import HF_TOKEN, base_config, stack_config
+from tests.conftest import HF_TOKEN, base_config, cluster_and_vpc_urns, run_program, stack_config, values
 from tests.test_reference import LIST_ITEM_KEYS
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -67,7 +67,7 @@ def _run(hf_token: bool = False, **overrides: Any) -> Recording:
         full = f"llmd-eks:{key}"
         config[full] = {**config.get(full, {}), **value}
     secrets = {"llmd-eks:hfToken": HF_TOKEN} if hf_token else {}
-    return mockrun.run_program("ops", config, secrets)
+    return run_program("ops", config, secrets)
 
 
 RUNS = {
@@ -81,11 +81,7 @@ RUNS = {
     "lora": _run(**LORA),
     "everything": _run(hf_token=True, **EVERYTHING, **LORA),
 }
-PROD = mockrun.run_program(*stack_config(ROOT / "Pulumi.prod.yaml"))
-
-
-def values(reg: Registration) -> dict[str, Any]:
-    return dict(reg.inputs["values"])
+PROD = run_program(*stack_config(ROOT / "Pulumi.prod.yaml"))
 
 
 def releases(rec: Recording) -> dict[str, Registration]:
@@ -125,20 +121,9 @@ def test_versions_output_lists_what_the_features_deploy() -> None:
     assert versions["modelCopyImage"] == "docker.io/library/python:3.12-slim"
 
 
-def test_features_keep_cluster_and_vpc_urns() -> None:
-    types = ["eks:index:Cluster", "aws:ec2/vpc:Vpc"]
-    assert mockrun.urns(RUNS["everything"], types) == mockrun.urns(RUNS["off"], types)
-
-
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_every_kubernetes_resource_uses_the_cluster_provider(name: str) -> None:
-    rec = RUNS[name]
-    provider = rec.one("pulumi:providers:kubernetes").urn
-    assert all(r.provider_urn == provider for r in rec.resources if r.type.startswith("kubernetes:"))
-    urns = [r.urn for r in rec.resources]
-    assert len(urns) == len(set(urns))
-    components = {r.urn for r in rec.resources if r.type.startswith("llmd:")}
-    assert all(r.parent in components for r in rec.resources if not r.type.startswith("llmd:"))
+def test_features_keep_cluster_and_vpc_urns(name: str) -> None:
+    assert cluster_and_vpc_urns(RUNS[name]) == cluster_and_vpc_urns(RUNS["off"])
 
 
 # ---- observability ------------------------------------------------------------------
@@ -146,7 +131,7 @@ def test_every_kubernetes_resource_uses_the_cluster_provider(name: str) -> None:
 
 def test_prod_has_observability_and_dev_does_not() -> None:
     assert "kube-prometheus-stack" in releases(PROD) and "grafana" in PROD.outputs
-    dev = mockrun.run_program(*stack_config(ROOT / "Pulumi.dev.yaml"))
+    dev = run_program(*stack_config(ROOT / "Pulumi.dev.yaml"))
     assert "kube-prometheus-stack" not in releases(dev) and "grafana" not in dev.outputs
 
 
@@ -282,7 +267,7 @@ def test_dcgm_panel_follows_the_operator_release(stack: str, deployed: bool) -> 
     if not deployed:
         config["llmd-eks:phase"] = "1.5"
     config["llmd-eks:observability"] = {"enabled": True}
-    rec = mockrun.run_program(name, config, secrets)
+    rec = run_program(name, config, secrets)
     cm = rec.one("kubernetes:core/v1:ConfigMap", "observability-dashboards").inputs
     dashboard = json.loads(cm["data"]["llmd-eks-serving.json"])
     assert _shows_dcgm(dashboard) is deployed
@@ -339,7 +324,7 @@ def test_grafana_commands_aim_at_an_existing_clusters_context() -> None:
     """Like portForwardCommand: the commands work whatever kubectl's current context is."""
     stack, config, _ = stack_config(ROOT / "Pulumi.local.yaml")
     config["llmd-eks:observability"] = {"enabled": True}
-    rec = mockrun.run_program(stack, config)
+    rec = run_program(stack, config)
     grafana = rec.outputs["grafana"]
     assert rec.outputs["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward ")
     assert grafana["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward -n monitoring ")

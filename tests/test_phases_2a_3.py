@@ -18,29 +18,28 @@ import yaml
 
 from components import mockrun
 from components.mockrun import Recording, Registration
+from components.plan import pd
 from tests import contracts, extra_reference
-from tests.conftest import HF_TOKEN, ROOT, STACK_FILES, stack_config
+from tests.conftest import (
+    CLUSTER_AND_VPC,
+    HF_TOKEN,
+    K8S_PROVIDER,
+    ROOT,
+    STACK_FILES,
+    cluster_and_vpc_urns,
+    run_program,
+    stack_config,
+    values,
+)
 from tests.test_reference import LIST_ITEM_KEYS
 
 PHASES = {"2a", "3"}
-K8S_PROVIDER = "pulumi:providers:kubernetes"
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 EC2NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
 TAG = "aws:ec2/tag:Tag"
 CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 SUBNET = "aws:ec2/subnet:Subnet"
-CLUSTER_AND_VPC = [
-    "llmd:cluster:AutoModeCluster",
-    "llmd:cluster:Network",
-    "eks:index:Cluster",
-    "aws:ec2/vpc:Vpc",
-    SUBNET,
-    "aws:ec2/natGateway:NatGateway",
-    "aws:ec2/internetGateway:InternetGateway",
-    "aws:ec2/routeTable:RouteTable",
-    K8S_PROVIDER,
-]
 # Release name -> reference chart: shared reference, then tests/reference_extra.
 SHARED_CHARTS = {
     "karpenter": "karpenter-1.14.1",
@@ -143,8 +142,8 @@ def _all_runs() -> list[tuple[str, Recording, Recording]]:
         (name, config, {"llmd-eks:hfToken": HF_TOKEN} if token else {}) for name, (config, token) in VARIANTS.items()
     ]
     for name, config, secrets in cases:
-        run = mockrun.run_program(name, config, secrets)
-        runs.append((name, run, mockrun.run_program(name, _phase_1_twin(config), secrets)))
+        run = run_program(name, config, secrets)
+        runs.append((name, run, run_program(name, _phase_1_twin(config), secrets)))
     return runs
 
 
@@ -155,10 +154,6 @@ BY_NAME = {name: run for name, run, _ in RUNS}
 @pytest.fixture(params=[(name, run) for name, run, _ in RUNS], ids=[name for name, _, _ in RUNS])
 def recording(request: pytest.FixtureRequest) -> Recording:
     return request.param[1]
-
-
-def values(reg: Registration) -> dict[str, Any]:
-    return dict(reg.inputs.get("values", {}))
 
 
 def phase(recording: Recording) -> str:
@@ -181,25 +176,6 @@ def test_example_stacks_for_2a_and_3_are_committed_and_run() -> None:
     assert phase(BY_NAME["phase2a"]) == "2a" and phase(BY_NAME["phase3"]) == "3"
 
 
-def test_no_duplicate_urns(recording: Recording) -> None:
-    urns = [r.urn for r in recording.resources]
-    assert len(urns) == len(set(urns))
-
-
-def test_every_kubernetes_resource_uses_the_explicit_provider(recording: Recording) -> None:
-    provider = recording.one(K8S_PROVIDER)
-    for reg in recording.resources:
-        if reg.type.startswith("kubernetes:"):
-            assert reg.provider_urn == provider.urn, f"{reg.type} {reg.name} uses the default provider"
-
-
-def test_every_child_has_a_component_parent(recording: Recording) -> None:
-    components = {r.urn for r in recording.resources if r.type.startswith("llmd:")}
-    for reg in recording.resources:
-        if not reg.type.startswith("llmd:"):
-            assert reg.parent in components, f"{reg.type} {reg.name} is not parented to a component"
-
-
 def test_auto_mode_cluster_stays_for_system_and_cpu_pods(recording: Recording) -> None:
     auto = recording.one("eks:index:Cluster").inputs["autoMode"]
     assert auto["enabled"] is True
@@ -209,8 +185,7 @@ def test_auto_mode_cluster_stays_for_system_and_cpu_pods(recording: Recording) -
 @pytest.mark.parametrize(("name", "twin"), [(name, twin) for name, _, twin in RUNS], ids=[n for n, _, _ in RUNS])
 def test_cluster_and_vpc_urns_are_those_of_phase_1(name: str, twin: Recording) -> None:
     run = BY_NAME[name]
-    assert mockrun.urns(run, CLUSTER_AND_VPC) == mockrun.urns(twin, CLUSTER_AND_VPC)
-    assert mockrun.urns(run, ["eks:index:Cluster"]), "the cluster is compared"
+    assert cluster_and_vpc_urns(run) == cluster_and_vpc_urns(twin)
     for reg in run.resources:
         if reg.type in CLUSTER_AND_VPC and (reg.custom or reg.remote) and reg.type != K8S_PROVIDER:
             other = next(r for r in twin.resources if r.urn.split("::", 1)[1] == reg.urn.split("::", 1)[1])
@@ -651,7 +626,7 @@ def test_switching_between_2a_and_3_hands_the_serving_namespace_over() -> None:
     config, _ = VARIANTS["3-disaggregated"]
     secrets = {"llmd-eks:hfToken": HF_TOKEN}
     in_3 = BY_NAME["3-disaggregated"]
-    in_2a = mockrun.run_program("3-disaggregated", {**config, "llmd-eks:phase": "2a"}, secrets)
+    in_2a = run_program("3-disaggregated", {**config, "llmd-eks:phase": "2a"}, secrets)
     assert in_2a.outputs["phase"] == "2a" and "llm-d-modelservice" in releases(in_2a)
     for type_ in ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret"):
         dynamo_owned, llm_d_owned = in_3.one(type_), in_2a.one(type_)
@@ -668,7 +643,7 @@ def test_gateway_api_and_inference_extension_crds_stay_through_every_phase() -> 
     crds: dict[str, dict[str, str]] = {}
     for stack in ("prod", "phase15", "phase2a", "phase2b", "phase3"):
         name, config, secrets = _stack(ROOT / f"Pulumi.{stack}.yaml")
-        run = BY_NAME.get(name) or mockrun.run_program(name, config, secrets)
+        run = BY_NAME.get(name) or run_program(name, config, secrets)
         # mockrun.urns leaves the stack out: the type chain in a URN names every parent.
         files = mockrun.urns(run, [CONFIG_FILE])
         crds[phase(run)] = {urn: run.one(CONFIG_FILE, name).inputs["file"] for (_, name), urn in files.items()}
@@ -681,14 +656,14 @@ def test_switching_between_2a_and_2b_moves_the_node_add_ons() -> None:
     """EKS has one add-on of a name per cluster: 2a (Karpenter) and 2b (managed node group)
     alias each other's vpc-cni, kube-proxy and coredns instead of creating a second one."""
     _, config, _ = _stack(ROOT / "Pulumi.phase2b.yaml")
-    in_2b = mockrun.run_program("switch", config)
+    in_2b = run_program("switch", config)
     as_2a = {
         **config,
         "llmd-eks:phase": "2a",
         "llmd-eks:gpu": {"instanceFamilies": ["p5"], "maxGpus": 16},
         "llmd-eks:serving": {"path": "inference-scheduling"},
     }
-    in_2a = mockrun.run_program("switch", as_2a)
+    in_2a = run_program("switch", as_2a)
     addons_2a = {r.inputs["addonName"]: r for r in in_2a.of_type("aws:eks/addon:Addon")}
     addons_2b = {r.inputs["addonName"]: r for r in in_2b.of_type("aws:eks/addon:Addon")}
     for name in ("vpc-cni", "kube-proxy", "coredns"):
@@ -704,7 +679,7 @@ def test_pd_on_dra_capacity_leaves_gpus_to_the_resource_claims() -> None:
         "llmd-eks:model": {**config["llmd-eks:model"], "replicas": 4},
         "llmd-eks:serving": {"path": "pd-disaggregation", "prefill": {"replicas": 4, "tensorParallelism": 2}},
     }
-    run = mockrun.run_program("pd-dra", config)
+    run = run_program("pd-dra", config)
     ms = values(run.release("llm-d-modelservice"))
     assert ms["accelerator"]["dra"] is True
     for role in ("decode", "prefill"):
@@ -717,7 +692,7 @@ def test_pd_on_dra_capacity_leaves_gpus_to_the_resource_claims() -> None:
 
 
 def test_pd_with_observability_monitors_prefill_and_decode() -> None:
-    run = mockrun.run_program("pd-obs", _with(PHASE2A, observability={"enabled": True}))
+    run = run_program("pd-obs", _with(PHASE2A, observability={"enabled": True}))
     ms = values(run.release("llm-d-modelservice"))
     for role in ("decode", "prefill"):
         assert ms[role]["monitoring"]["podmonitor"]["enabled"] is True
@@ -731,8 +706,8 @@ def test_custom_resources_validate_against_their_crds(recording: Recording) -> N
     known = contracts.known_crd_kinds()
     kinds = set()
     for reg in recording.custom_resources():
-        if reg.inputs["apiVersion"] in ("v1", "policy/v1"):
-            continue  # built-in kinds (Namespace, Secret, Service; PodDisruptionBudget): no CRD
+        if reg.inputs["apiVersion"] in ("v1", "policy/v1", "apps/v1"):
+            continue  # built-in kinds (Namespace, Secret, Service; PodDisruptionBudget; Deployment patches): no CRD
         obj = cr_object(reg)
         kind = (obj["apiVersion"], obj["kind"])
         if kind in known:
@@ -797,3 +772,8 @@ def test_contract_checks_catch_typos_in_what_phase_3_and_2a_emit() -> None:
     ms = values(BY_NAME["phase2a"].release("llm-d-modelservice"))
     ms["routing"]["proxy"]["targetPort"] = "8200"
     assert contracts.validate_helm_values("llm-d-modelservice-v0.4.9", ms) != []
+
+
+def test_epp_config_is_plain_yaml_without_anchors() -> None:
+    text = pd.epp_values()["pluginsCustomConfig"][pd.EPP_CONFIG_FILE]
+    assert "&id" not in text and "*id" not in text

@@ -14,17 +14,15 @@ from typing import Any
 
 import pytest
 
-from components import mockrun
 from components.mockrun import Recording, Registration
 from components.plan import pod_identity
 from components.plan.modes import NODEPOOL_LABEL
 from tests import extra_reference
-from tests.conftest import ROOT, stack_config
-from tests.test_cluster_dns import NODE_GROUP, NODEPOOL, OUTSIDE_AUTO_MODE, PHASES, RUNS, addons, tolerates
+from tests.conftest import NODE_GROUP_TAINT_EFFECTS, ROOT, run_program, stack_config, tolerates
+from tests.test_cluster_dns import NODE_GROUP, NODEPOOL, OUTSIDE_AUTO_MODE, PHASES, RUNS, addons
 
 AGENT = "eks-pod-identity-agent"
 COMPUTE_TYPE = "eks.amazonaws.com/compute-type"
-NODE_GROUP_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 S3_ADAPTER = {"name": "sql", "source": "s3://team-adapters/qwen3/sql"}
 DEFAULTS = json.loads(
     (extra_reference.folder("eks-pod-identity-agent-v0.1.37") / "placement-defaults.json").read_text()
@@ -36,7 +34,7 @@ def _reading_s3(stack_file: str) -> Recording:
     stack, config, secrets = stack_config(ROOT / stack_file)
     config["llmd-eks:modelCache"] = {"enabled": True}
     config["llmd-eks:model"] = {**config["llmd-eks:model"], "loraAdapters": [S3_ADAPTER]}
-    return mockrun.run_program(stack, config, secrets)
+    return run_program(stack, config, secrets)
 
 
 READING_S3 = {"2a": _reading_s3("Pulumi.phase2a.yaml"), "2b": _reading_s3("Pulumi.phase2b.yaml")}
@@ -77,7 +75,7 @@ def gpu_nodes(recording: Recording) -> list[tuple[dict[str, str], list[dict[str,
     base = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
     if recording.of_type(NODE_GROUP):
         group = recording.one(NODE_GROUP).inputs
-        taints = [{**t, "effect": NODE_GROUP_EFFECTS[t["effect"]]} for t in group["taints"]]
+        taints = [{**t, "effect": NODE_GROUP_TAINT_EFFECTS[t["effect"]]} for t in group["taints"]]
         return [({**base, **group["labels"]}, taints)]
     pool = recording.one(NODEPOOL).inputs
     template = pool["spec"]["template"]

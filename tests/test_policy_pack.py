@@ -21,7 +21,7 @@ from pulumi_policy import (
 from components import mockrun
 from policy import llmd_policies
 from policy.llmd_policies import POLICIES
-from tests.conftest import ROOT, base_config, stack_config
+from tests.conftest import ROOT, base_config, run_program, stack_config
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -193,12 +193,12 @@ def _graphs() -> list[tuple[str, mockrun.Recording]]:
     runs = []
     for path in sorted(ROOT.glob("Pulumi.*.yaml")):
         stack, config, secrets = stack_config(path)
-        runs.append((stack, mockrun.run_program(stack, config, secrets)))
+        runs.append((stack, run_program(stack, config, secrets)))
     for gateway in ("istio", "agentgateway"):
         for exposure in ("internal-nlb", "internet-nlb"):
             config = {**base_config(), "llmd-eks:serving": {"exposure": exposure, "gateway": gateway}}
             secrets = {"llmd-eks:hfToken": "hf_" + "x" * 34}
-            runs.append((f"{gateway}-{exposure}", mockrun.run_program(exposure, config, secrets)))
+            runs.append((f"{gateway}-{exposure}", run_program(exposure, config, secrets)))
     return runs
 
 

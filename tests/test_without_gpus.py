@@ -14,10 +14,9 @@ from components.mockrun import Recording
 from components.plan import guardrails, simulator
 from components.plan.guardrails import Scope, Severity
 from tests import contracts, extra_reference
-from tests.conftest import base_config
+from tests.conftest import K8S_PROVIDER, base_config, cluster_and_vpc_urns
 from tests.test_program import CONFIGS, RUNS, on_eks, simulated
 
-K8S_PROVIDER = "pulumi:providers:kubernetes"
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 MODELSERVICE_CHART = "llm-d-modelservice-v0.4.9"
 SIM_FLAGS = ("llm-d-inference-sim-v0.8.1", "flags.txt")  # tests/reference_extra (see its PROVENANCE)
@@ -36,12 +35,12 @@ EXISTING = _names(lambda name: not on_eks(name))
 EKS = _names(on_eks)
 
 
-def values(recording: Recording, release: str) -> dict[str, Any]:
+def release_values(recording: Recording, release: str) -> dict[str, Any]:
     return dict(recording.release(release).inputs["values"])
 
 
 def decode(recording: Recording) -> dict[str, Any]:
-    return values(recording, "llm-d-modelservice")["decode"]
+    return release_values(recording, "llm-d-modelservice")["decode"]
 
 
 def model_config(name: str) -> dict[str, Any]:
@@ -74,7 +73,7 @@ def test_simulated_stacks_create_no_gpu_capacity_and_request_no_gpus(name: str) 
 def test_real_model_servers_still_request_gpus(name: str) -> None:
     container = decode(RUN[name])["containers"][0]
     assert container["image"] == versions.PROFILES["v0.6"].vllm_image.ref
-    accelerator = values(RUN[name], "llm-d-modelservice").get("accelerator", {})
+    accelerator = release_values(RUN[name], "llm-d-modelservice").get("accelerator", {})
     if accelerator.get("dra"):  # phase 2b: one ResourceClaim per pod instead (tests/test_dra.py)
         assert accelerator["resourceClaimTemplates"]["nvidia"]["class"] == "gpu.nvidia.com"
     else:
@@ -85,7 +84,7 @@ def test_real_model_servers_still_request_gpus(name: str) -> None:
 def test_simulator_serves_the_configured_model_name(name: str) -> None:
     recording = RUN[name]
     model = model_config(name)
-    ms = values(recording, "llm-d-modelservice")
+    ms = release_values(recording, "llm-d-modelservice")
     container = ms["decode"]["containers"][0]
     profile = versions.PROFILES["v0.6"]
     assert container["image"] == profile.simulator_image.ref == "ghcr.io/llm-d/llm-d-inference-sim:v0.8.1"
@@ -145,7 +144,7 @@ def chart_accelerator_resource(ms_values: dict[str, Any], role: str) -> str:
 @pytest.mark.parametrize("name", [*SIMULATED, *VLLM])
 def test_what_the_chart_adds_to_the_model_servers(name: str) -> None:
     contracts.require_reference()
-    ms = values(RUN[name], "llm-d-modelservice")
+    ms = release_values(RUN[name], "llm-d-modelservice")
     expected = "" if simulated(name) else "nvidia.com/gpu"
     assert chart_accelerator_resource(ms, "decode") == expected
 
@@ -154,7 +153,7 @@ def test_simulated_values_say_cpu_outright() -> None:
     """Not only the image-name heuristic: from a mirror registry under another name,
     the simulator still gets no GPU because the values say accelerator type cpu."""
     contracts.require_reference()
-    ms = values(RUN["sim"], "llm-d-modelservice")
+    ms = release_values(RUN["sim"], "llm-d-modelservice")
     assert ms["decode"]["accelerator"] == {"type": "cpu"}
     mirrored = {**ms["decode"]["containers"][0], "image": "registry.example.com/mirror/vllm-simulator:v0.8.1"}
     assert chart_accelerator_resource({**ms, "decode": {**ms["decode"], "containers": [mirrored]}}, "decode") == ""
@@ -179,7 +178,7 @@ def test_simulators_are_placed_on_general_purpose_nodes(name: str) -> None:
 @pytest.mark.parametrize("name", SIMULATED)
 def test_simulated_stacks_are_small(name: str) -> None:
     recording = RUN[name]
-    epp = values(recording, "llm-d-inferencepool")["inferenceExtension"]
+    epp = release_values(recording, "llm-d-inferencepool")["inferenceExtension"]
     assert epp["resources"] == simulator.EPP_RESOURCES
     assert recording.release("llm-d-modelservice").inputs["timeout"] == simulator.READY_TIMEOUT_S
     container = decode(recording)["containers"][0]
@@ -188,7 +187,7 @@ def test_simulated_stacks_are_small(name: str) -> None:
 
 @pytest.mark.parametrize("name", VLLM)
 def test_gpu_stacks_keep_the_chart_sized_endpoint_picker(name: str) -> None:
-    assert "resources" not in values(RUN[name], "llm-d-inferencepool")["inferenceExtension"]
+    assert "resources" not in release_values(RUN[name], "llm-d-inferencepool")["inferenceExtension"]
     assert RUN[name].release("llm-d-modelservice").inputs["timeout"] == 45 * 60
 
 
@@ -234,7 +233,7 @@ def test_local_stack_is_the_kind_cluster() -> None:
     out = RUN["local"].outputs
     assert (out["clusterName"], out["kubeconfigContext"]) == ("kind-llmd", "kind-llmd")
     assert out["portForwardCommand"].startswith("kubectl --context kind-llmd port-forward -n llm-d svc/")
-    assert values(RUN["local"], "llm-d-infra")["gateway"]["service"] == {"type": "ClusterIP"}
+    assert release_values(RUN["local"], "llm-d-infra")["gateway"]["service"] == {"type": "ClusterIP"}
 
 
 def test_existing_cluster_on_the_current_context() -> None:
@@ -275,15 +274,14 @@ def test_turning_simulate_on_and_off_keeps_the_cluster(run: Callable[..., Record
     model = dict(base_config()["llmd-eks:model"])
     gpus = run(stack="toggle", model={**model, "simulate": False})
     sim = run(stack="toggle", model={**model, "simulate": True})
-    kept = ["eks:index:Cluster", "aws:ec2/vpc:Vpc", "llmd:cluster:AutoModeCluster", K8S_PROVIDER]
-    kept_urns = mockrun.urns(gpus, kept)
-    assert len(kept_urns) == len(kept) and mockrun.urns(sim, kept) == kept_urns
+    kept_urns = cluster_and_vpc_urns(gpus)
+    assert cluster_and_vpc_urns(sim) == kept_urns
     assert mockrun.urns(sim, ["kubernetes:helm.sh/v3:Release"]) == mockrun.urns(gpus, ["kubernetes:helm.sh/v3:Release"])
     assert gpus.of_type(NODEPOOL) and not sim.of_type(NODEPOOL)
     assert decode(gpus) != decode(sim)
-    assert values(gpus, "llm-d-infra") == values(sim, "llm-d-infra")
+    assert release_values(gpus, "llm-d-infra") == release_values(sim, "llm-d-infra")
     back = run(stack="toggle", model={**model, "simulate": False})
-    assert mockrun.urns(back, kept) == kept_urns and decode(back) == decode(gpus)
+    assert cluster_and_vpc_urns(back) == kept_urns and decode(back) == decode(gpus)
 
 
 # --- guardrail scopes and warnings --------------------------------------------------------

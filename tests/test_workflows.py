@@ -31,7 +31,8 @@ CI_RUN = ROOT / ".ci" / "run"
 PULUMI_ACTION = "pulumi/actions"
 AWS_ACTION = "aws-actions/configure-aws-credentials"
 PLAN_COMMAND = "venv/bin/python -m components.plan --stack ${{ matrix.stack }}"
-TEST_COMMANDS = ["venv/bin/ruff check .", "venv/bin/python -m pytest -q"]
+TEST_COMMANDS = ["venv/bin/ruff check .", "venv/bin/ruff format --check .", "venv/bin/python -m pytest -q"]
+README = ROOT / "README.md"
 PASSPHRASE = "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
 VARS_EXPR = re.compile(r"^\$\{\{\s*vars\.[A-Z][A-Z0-9_]*\s*\}\}$")
@@ -78,6 +79,20 @@ def only_step(job_: dict[str, Any], action: str) -> dict[str, Any]:
 
 def run_lines(job_: dict[str, Any]) -> list[str]:
     return [line.strip() for step in job_["steps"] for line in str(step.get("run", "")).splitlines() if line.strip()]
+
+
+def shell_commands(lines: Iterable[str]) -> list[str]:
+    """The commands of shell lines, in order: ``a && b`` is two; comments, blank lines, ``set`` and ``cd`` dropped."""
+    commands = [part.strip() for line in lines for part in line.split(" && ")]
+    return [c for c in commands if c and not c.startswith(("#", "set ", "cd "))]
+
+
+def readme_quickstart_commands(text: str) -> list[str]:
+    """The commands of the first shell block under ``## Quickstart``."""
+    section = text.split("\n## Quickstart\n", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "no shell block under ## Quickstart"
+    return shell_commands(block.group(1).splitlines())
 
 
 def lint_and_test_commands(lines: Iterable[str]) -> list[str]:
@@ -289,9 +304,20 @@ def test_stack_mismatches_finds_both_directions(tmp_path: Path) -> None:
 def test_workflow_test_commands_match_ci_run() -> None:
     for path in (PULL_REQUEST, DEPLOY):
         assert lint_and_test_commands(run_lines(job(path, "test"))) == TEST_COMMANDS, path.name
-    if not CI_RUN.is_file():
-        pytest.skip(".ci/run does not exist yet")
     assert lint_and_test_commands(CI_RUN.read_text().splitlines()) == TEST_COMMANDS
+
+
+def test_ci_run_is_the_readme_quickstart() -> None:
+    """.ci/run installs and tests exactly as the README tells a newcomer to."""
+    quickstart = readme_quickstart_commands(README.read_text())
+    assert quickstart[0] == "python3 -m venv venv" and quickstart[-len(TEST_COMMANDS) :] == TEST_COMMANDS
+    assert shell_commands(CI_RUN.read_text().splitlines()) == quickstart
+
+
+def test_quickstart_extraction() -> None:
+    text = "x\n## Quickstart\nrun:\n```bash\na && b  \n# note\nc\n```\n```bash\nd\n```\n"
+    assert readme_quickstart_commands(text) == ["a", "b", "c"]
+    assert shell_commands(["set -e", "cd x", "", "# c", "e && f"]) == ["e", "f"]
 
 
 def test_pulumi_cli_matches_sdk_pin() -> None:

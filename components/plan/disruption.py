@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from . import dynamo, pd
+from . import dynamo, modes, pd
 from .names import RELEASES, model_server_labels, modelservice_fullname
 
 MAX_UNAVAILABLE = 1
@@ -59,4 +59,22 @@ def dynamo_budgets(settings: Settings) -> dict[str, dict[str, Any]]:
         )
         for key, service in services.items()
         if service["componentType"] == "worker"
+    }
+
+
+# A rolling update with the Deployment default (maxSurge 25%, rounded up) first adds a pod
+# that needs a replica's GPUs; when gpu.maxGpus leaves no room for it, the rollout never
+# progresses while the nodes bill. Replace one pod at a time instead, as the budget allows.
+ROLLOUT_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": MAX_UNAVAILABLE}}
+
+
+def llm_d_rollouts(settings: Settings) -> dict[str, dict[str, Any]]:
+    """role -> the patch of that role's Deployment (the chart has no value for its strategy);
+    none for the simulator, whose pods need no GPUs."""
+    if not modes.uses_gpus(settings):
+        return {}
+    fullname = modelservice_fullname(RELEASES.modelservice)
+    roles = ["decode", "prefill"] if pd.enabled(settings) else ["decode"]
+    return {
+        role: {"metadata": {"name": f"{fullname}-{role}"}, "spec": {"strategy": ROLLOUT_STRATEGY}} for role in roles
     }

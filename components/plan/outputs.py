@@ -71,7 +71,12 @@ def chat_completions_curl(settings: Settings) -> str:
 def deployed_versions(settings: Settings) -> dict[str, str]:
     """Every pinned version this stack deploys: the serving stack plus the GPU platform of its phase."""
     if dynamo.enabled(settings):
-        deployed = {"dynamoPlatform": versions.DYNAMO_PLATFORM.version, "dynamoVllm": versions.DYNAMO_VLLM_RUNTIME.ref}
+        deployed = {
+            # The Gateway API and inference-extension CRDs stay in every phase, Dynamo's included.
+            **settings.profile.deployed_crds(),
+            "dynamoPlatform": versions.DYNAMO_PLATFORM.version,
+            "dynamoVllm": versions.DYNAMO_VLLM_RUNTIME.ref,
+        }
     else:
         deployed = settings.profile.deployed(settings.serving.gateway, simulate=settings.model.simulate)
         if settings.serving.path == "pd-disaggregation":

@@ -115,7 +115,15 @@ def epp_config() -> dict[str, Any]:
             {"type": "disagg-profile-handler", "parameters": {"deciders": {"prefill": "prefix-based-pd-decider"}}},
         ],
         "schedulingProfiles": [
-            {"name": role, "plugins": [{"pluginRef": f"{role}-filter"}, {"pluginRef": "max-score-picker"}, *scoring]}
+            # Copies per profile: shared dicts would be dumped as YAML anchors.
+            {
+                "name": role,
+                "plugins": [
+                    {"pluginRef": f"{role}-filter"},
+                    {"pluginRef": "max-score-picker"},
+                    *(dict(s) for s in scoring),
+                ],
+            }
             for role in ("prefill", "decode")
         ],
     }

@@ -96,6 +96,7 @@ from . import (  # noqa: E402,F401  (registers the rules)
     cluster_mode,
     dra,
     dynamo,
+    extra_args,
     gpu_budget,
     instance_types,
     karpenter,
