@@ -78,8 +78,9 @@ class VersionProfile:
     # to the prefill pod the endpoint picker chose, then decodes locally.
     routing_sidecar_image: Image
     simulator_image: SimulatorImage
-    # The scheduler image's built-in plugin file: prefix-cache-scorer 3,
-    # queue-scorer 2, kv-cache-utilization-scorer 2 (upstream default).
+    # The plugin file the inferencepool chart writes into the endpoint picker's
+    # ConfigMap (epplib's _config.yaml): prefix-cache-scorer 3, queue-scorer 2,
+    # kv-cache-utilization-scorer 2 (the upstream default).
     epp_plugins_config_file: str
 
     def crd_manifests(self) -> dict[str, Manifest]:

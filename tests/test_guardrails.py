@@ -7,6 +7,7 @@ deployment) with sections overridden key by key; presets are applied by
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -19,7 +20,7 @@ from components.plan import guardrails
 from components.plan.guardrails import RULES, Finding, Severity
 from tests.conftest import ROOT, STACK_FILES, base_config, stack_settings
 
-MY_MODULES = {"accelerators", "extra_args", "gpu_budget", "instance_types", "model_fit", "network", "phases"}
+MY_MODULES = {"accelerators", "extra_args", "gpu_budget", "instance_types", "model_fit", "network", "phases", "serving"}
 
 
 def settings(**sections: Any) -> Settings:
@@ -107,6 +108,11 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"model": {"extraArgs": ["--port", "9000"]}},
         {"model": {"extraArgs": ["--enable-prefix-caching", "--max-num-seqs=128"]}},
     ),
+    "GR-SERVING-NAMESPACE-RESERVED": ({"serving": {"namespace": "istio-system"}}, {"serving": {"namespace": "llm"}}),
+    "GR-MODEL-GATED-NO-TOKEN": (
+        {"model": {"name": "meta-llama/Llama-3.1-8B-Instruct", "tensorParallelism": 1, "replicas": 2}},
+        {"model": {"name": "Qwen/Qwen3-8B", "tensorParallelism": 1, "replicas": 2}},
+    ),
     "GR-EXISTING-VPC-PUBLIC-SUBNETS": (
         {"serving": {"exposure": "internet-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
         {"serving": {"exposure": "internal-nlb"}, "cluster": {"existingVpc": EXISTING_PRIVATE_ONLY}},
@@ -167,6 +173,12 @@ def test_extra_args_may_not_override_managed_flags_in_either_spelling() -> None:
     lora = {"model": {"extraArgs": ["--max-loras", "4"], "loraAdapters": [{"name": "a", "source": "hf://o/r"}]}}
     assert [f for f in findings(**lora) if f.id == "GR-MODEL-EXTRA-ARGS-MANAGED"]
     assert not [f for f in findings(model={"extraArgs": ["--max-loras", "4"]}) if f.id == "GR-MODEL-EXTRA-ARGS-MANAGED"]
+
+
+def test_gated_model_passes_with_a_token() -> None:
+    gated = settings(model={"name": "meta-llama/Llama-3.1-8B-Instruct", "tensorParallelism": 1, "replicas": 2})
+    with_token = dataclasses.replace(gated, has_hf_token=True)
+    assert not [f for f in guardrails.evaluate(with_token) if f.id == "GR-MODEL-GATED-NO-TOKEN"]
 
 
 def test_model_disk_counts_a_copy_per_replica_unless_weights_stream_from_s3() -> None:

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 GIB = 1024**3
 
 
+# Hugging Face organisations whose models are gated (their pages ask to accept terms
+# before download; checked on huggingface.co model pages, 2026): a token is required.
+GATED_ORGANISATIONS = frozenset({"meta-llama", "mistralai", "google"})
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # Hugging Face repo id

@@ -46,7 +46,9 @@ def node_class_spec(settings: Settings, role_name: Any, subnet_ids: Any, securit
         "subnetSelectorTerms": [{"id": subnet_id} for subnet_id in subnet_ids],
         "securityGroupSelectorTerms": [{"id": security_group_id}],
         "ephemeralStorage": {"size": settings.gpu.ephemeral_storage},
-        "tags": {"llmd-eks/stack": settings.stack, "llmd-eks/cluster": settings.cluster_name},
+        # No `tags`: Auto Mode's managed cluster-role policies do not allow user-defined
+        # tags on the instances it launches (EKS user guide, "Custom AWS tags for EKS Auto
+        # resources"); with tags and without extra permissions the nodes never launch.
     }
 
 

@@ -108,5 +108,6 @@ from . import (  # noqa: E402,F401  (registers the rules)
     pd,
     phases,
     provisioner_keys,
+    serving,
     simulation,
 )
